@@ -1,0 +1,9 @@
+#ifndef INVOICEFLOW_COPENSSL_SHIM_H
+#define INVOICEFLOW_COPENSSL_SHIM_H
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#endif

@@ -1,0 +1,1 @@
+// The pure domain core of InvoiceFlow: values and functions, no I/O.

@@ -1,0 +1,2 @@
+/// The SQL migration files compiled into this module by the `EmbedMigrations` plugin.
+enum EmbeddedMigrationFiles {}
