@@ -23,6 +23,9 @@
 --           or '0' || БИК[5..6] when БИК[7..8] = '00' (an account held at a РКЦ of the Bank of Russia);
 --           for a корреспондентский счёт always '0' || БИК[5..6].
 
+-- Created as the owner so that no login role owns anything (invariant 4), like every other migration.
+SET LOCAL ROLE invoiceflow_owner;
+
 CREATE FUNCTION invoiceflow.digits_weighted_sum(digits text, weights integer[])
 RETURNS integer
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -104,3 +107,12 @@ END;
 COMMENT ON FUNCTION invoiceflow.correspondent_account_is_valid(text, text) IS
     'True when the text is a 20-digit корреспондентский счёт (account class 301) whose control key is '
     'correct for the БИК (prefix 0 || БИК[5..6]; weights 7,1,3).';
+
+-- Pure functions that read no data: anyone may call them (client-side pre-validation, reports). The
+-- owner's default privileges revoke EXECUTE from PUBLIC, so grant it back explicitly.
+GRANT EXECUTE ON FUNCTION invoiceflow.digits_weighted_sum(text, integer[]), invoiceflow.inn_is_valid(text),
+    invoiceflow.kpp_is_valid(text), invoiceflow.bik_is_valid(text),
+    invoiceflow.settlement_account_is_valid(text, text), invoiceflow.correspondent_account_is_valid(text, text)
+    TO PUBLIC;
+
+RESET ROLE;
