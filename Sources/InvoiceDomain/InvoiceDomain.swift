@@ -1,1 +1,0 @@
-// The pure domain core of InvoiceFlow: values and functions, no I/O.
