@@ -92,7 +92,8 @@ COMMENT ON SCHEMA invoiceflow IS
     'InvoiceFlow: company structure, invoice registry, command functions (the only write path), views.';
 CREATE SCHEMA IF NOT EXISTS invoiceflow_private AUTHORIZATION invoiceflow_owner;
 COMMENT ON SCHEMA invoiceflow_private IS
-    'InvoiceFlow internals (routing work queue, audit chain head, policy helpers); no app role has USAGE.';
+    'InvoiceFlow internals (routing work queue, audit chain head, policy helpers). App roles have USAGE because policies call '
+    'its helpers as the querying role, but every object in it is closed to PUBLIC and granted one by one.';
 
 REVOKE ALL ON SCHEMA invoiceflow FROM PUBLIC;
 REVOKE ALL ON SCHEMA invoiceflow_private FROM PUBLIC;

@@ -147,6 +147,7 @@ COMMENT ON TABLE invoiceflow.substitution IS
     'One deputy at a time per absent person, and no chains (a deputy cannot be absent, nor an absent person a deputy, '
     'at overlapping times): resolution is never ambiguous.';
 COMMENT ON COLUMN invoiceflow.substitution.invoice_type_codes IS 'Invoice type codes the deputy covers; NULL means all types.';
+COMMENT ON COLUMN invoiceflow.substitution.valid IS 'When the deputy acts: [from, until), both ends required.';
 CREATE INDEX substitution_deputy_idx ON invoiceflow.substitution (deputy_employee_id);
 
 -- Chains (A away with B as deputy while B is away) make "who acts" ambiguous; an exclusion constraint

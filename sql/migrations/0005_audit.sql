@@ -55,6 +55,8 @@ CREATE TABLE invoiceflow_private.audit_chain_head (
 );
 COMMENT ON TABLE invoiceflow_private.audit_chain_head IS
     'The one row every audit append locks (serializing the chain) and advances: last id and hash.';
+COMMENT ON COLUMN invoiceflow_private.audit_chain_head.last_id IS 'Id of the newest audit row (0 before the first).';
+COMMENT ON COLUMN invoiceflow_private.audit_chain_head.last_hash IS 'hash of the newest audit row (32 zero bytes before the first).';
 INSERT INTO invoiceflow_private.audit_chain_head (last_id, last_hash) VALUES (0, '\x0000000000000000000000000000000000000000000000000000000000000000');
 
 CREATE FUNCTION invoiceflow_private.audit_row_hash(p_row invoiceflow.audit_log) RETURNS bytea
