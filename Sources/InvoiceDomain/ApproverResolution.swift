@@ -22,7 +22,8 @@ public enum ExclusionReason: Hashable, Sendable, Codable {
         case .initiator: return "is the initiator (separation of duties)"
         case .approvedThisInvoice: return "approved this invoice and may not pay it (separation of duties)"
         case .absentWithoutDeputy: return "is absent and has no deputy for this invoice type"
-        case .substitutionCycle(let chain): return "substitution cycle " + chain.map(\.description).joined(separator: " → ")
+        case .substitutionCycle(let chain):
+            return "substitution cycle " + chain.map(\.description).joined(separator: " → ")
         case .substitutionChainTooLong(let chain):
             return "substitution chain too long " + chain.map(\.description).joined(separator: " → ")
         }
@@ -74,7 +75,9 @@ public struct ResolvedParticipant: Hashable, Sendable, Codable {
     public var explanation: String {
         var text = "\(actor) as \(selector.summary)"
         if let actingFor {
-            text += ", acting for \(actingFor) (substitution " + substitutionChain.map(\.description).joined(separator: " → ")
+            text +=
+                ", acting for \(actingFor) (substitution "
+                + substitutionChain.map(\.description).joined(separator: " → ")
                 + ")"
         }
         if let last = escalatedVia.last {
@@ -154,7 +157,8 @@ public struct ApproverResolver: Sendable {
         if resolutions.isEmpty {
             outcome = .nobodyCanAct(reason: "step \(step.id): no participant applies to this invoice")
         } else if case .quorum(let n) = step.mode, people.count < n {
-            outcome = .nobodyCanAct(reason: "step \(step.id): a quorum of \(n) needs \(n) people, \(people.count) can act")
+            outcome = .nobodyCanAct(
+                reason: "step \(step.id): a quorum of \(n) needs \(n) people, \(people.count) can act")
         } else if step.mode == .anyOne ? people.isEmpty : !failed.isEmpty {
             let reasons = failed.compactMap(\.nobodyReason).joined(separator: "; ")
             outcome = .nobodyCanAct(reason: "step \(step.id): \(reasons)")
@@ -207,7 +211,8 @@ public struct ApproverResolver: Sendable {
         -> ResolvedParticipant?
     {
         guard let department = snapshot.departments(of: approver).first else { return nil }
-        let start = snapshot.heads(of: department).contains(approver) ? snapshot.departmentAbove(department) : department
+        let start =
+            snapshot.heads(of: department).contains(approver) ? snapshot.departmentAbove(department) : department
         var exclusions: [Exclusion] = []
         return escalate(
             from: start, selector: .headOfDepartment(.payer), kind: kind, approvers: approvers.union([approver]),
@@ -239,7 +244,9 @@ public struct ApproverResolver: Sendable {
                 snapshot.topDepartment(of: facts.payingSubdivision)?.id, nil
             )
         case .positionInReceivingSubdivision(let p):
-            guard let sub = facts.receivingSubdivision else { return ([], nil, "the invoice names no receiving subdivision") }
+            guard let sub = facts.receivingSubdivision else {
+                return ([], nil, "the invoice names no receiving subdivision")
+            }
             return (snapshot.holders(of: p, inSubdivision: sub), snapshot.topDepartment(of: sub)?.id, nil)
         case .groupPosition(let p):
             guard let office = snapshot.headOffice else { return ([], nil, "no subdivision is marked head office") }

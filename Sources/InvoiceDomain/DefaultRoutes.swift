@@ -11,16 +11,22 @@ extension RouteVersion {
         _ id: String, _ title: String, _ who: [StepParticipant], when condition: RouteCondition = .always,
         mode: ApprovalMode = .allInParallel, deadline: StepDeadline = oneDay
     ) -> RouteStep {
-        RouteStep(id: id, kind: .approve, title: title, participants: who, mode: mode, condition: condition, deadline: deadline)
+        RouteStep(
+            id: id, kind: .approve, title: title, participants: who, mode: mode, condition: condition,
+            deadline: deadline)
     }
 
     private static func ceo(when condition: RouteCondition) -> RouteStep {
-        approve("ceo", "Согласование генерального директора", [.init(.groupPosition(.ceo))], when: condition, deadline: twoDays)
+        approve(
+            "ceo", "Согласование генерального директора", [.init(.groupPosition(.ceo))], when: condition,
+            deadline: twoDays)
     }
 
     private static let cfo = approve("cfo", "Согласование финансового директора", [.init(.groupPosition(.cfo))])
 
-    private static func payment(_ payer: ParticipantSelector, immediatelyWhen: RouteCondition = .flag(.urgent), netting: Bool = false)
+    private static func payment(
+        _ payer: ParticipantSelector, immediatelyWhen: RouteCondition = .flag(.urgent), netting: Bool = false
+    )
         -> RouteStep
     {
         RouteStep(
@@ -30,7 +36,8 @@ extension RouteVersion {
     }
 
     private static func closing(
-        _ who: [StepParticipant], mode: ApprovalMode = .anyOne, documents: [String], days: Int, after: DueAnchor = .payment
+        _ who: [StepParticipant], mode: ApprovalMode = .anyOne, documents: [String], days: Int,
+        after: DueAnchor = .payment
     ) -> RouteStep {
         RouteStep(
             id: "closing_documents", kind: .collectClosingDocuments, title: "Закрывающие документы", participants: who,
@@ -125,7 +132,8 @@ extension RouteVersion {
                 "cfo_customs", "Таможенный платёж: согласование финансового директора в тот же день",
                 [.init(.groupPosition(.cfo))], when: .flag(.customs), deadline: .endOfBusinessDay),
             ceo(when: .all([.amountAbove(.rub(100_000)), .not(.flag(.customs))])),
-            payment(.positionInPayingSubdivision(.treasurer), immediatelyWhen: .any([.flag(.urgent), .flag(.customs)])),
+            payment(
+                .positionInPayingSubdivision(.treasurer), immediatelyWhen: .any([.flag(.urgent), .flag(.customs)])),
             closing(
                 [.init(.positionInPayingSubdivision(.logisticsManager))],
                 documents: ["Таможенная декларация", "CMR", "Акт или УПД перевозчика"], days: 5),
@@ -136,7 +144,8 @@ extension RouteVersion {
         type: .employeeAdvance, version: 1, name: "Подотчёт, командировки",
         steps: [
             approve("department_head", "Согласование руководителя сотрудника", [.init(.headOfBeneficiaryDepartment)]),
-            approve("accountant", "Проверка бухгалтера", [.init(.positionInPayingSubdivision(.accountant))], mode: .anyOne),
+            approve(
+                "accountant", "Проверка бухгалтера", [.init(.positionInPayingSubdivision(.accountant))], mode: .anyOne),
             approve(
                 "cfo", "Согласование финансового директора", [.init(.groupPosition(.cfo))],
                 when: .amountAbove(.rub(30_000))),

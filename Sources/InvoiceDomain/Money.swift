@@ -211,7 +211,8 @@ extension Money: Codable {
             try self.init(plainText: text)
         } catch {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "not an amount like \"300000.00 RUB\": \(text)"))
+                .init(codingPath: decoder.codingPath, debugDescription: "not an amount like \"300000.00 RUB\": \(text)")
+            )
         }
     }
 

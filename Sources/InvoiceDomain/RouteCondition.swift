@@ -75,7 +75,8 @@ extension RouteCondition {
         case .currency(let c): return "currency = \(c)"
         case .prepaymentAbove(let bp): return "prepayment > \(bp / 100).\(CalendarDate.pad(bp % 100, 2)) %"
         case .flag(let f): return f.rawValue
-        case .all(let parts): return parts.isEmpty ? "always" : parts.map { "(\($0.summary))" }.joined(separator: " and ")
+        case .all(let parts):
+            return parts.isEmpty ? "always" : parts.map { "(\($0.summary))" }.joined(separator: " and ")
         case .any(let parts): return parts.isEmpty ? "never" : parts.map { "(\($0.summary))" }.joined(separator: " or ")
         case .not(let part): return "not (\(part.summary))"
         }
@@ -99,7 +100,8 @@ extension Decoder {
             throw DecodingError.dataCorrupted(
                 .init(
                     codingPath: codingPath,
-                    debugDescription: "a \(what) object has exactly one key, found \(container.allKeys.map(\.stringValue))"
+                    debugDescription:
+                        "a \(what) object has exactly one key, found \(container.allKeys.map(\.stringValue))"
                 ))
         }
         return (container, key)

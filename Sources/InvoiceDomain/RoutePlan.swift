@@ -34,10 +34,13 @@ public struct RoutePlan: Hashable, Sendable, Codable {
             for selector in planned.resolution.selectors {
                 for person in selector.participants { lines.append("  acts: \(person.explanation)") }
                 for exclusion in selector.exclusions {
-                    lines.append("  excluded: \(exclusion.actor) (holder \(exclusion.holder)) \(exclusion.reason.summary)")
+                    lines.append(
+                        "  excluded: \(exclusion.actor) (holder \(exclusion.holder)) \(exclusion.reason.summary)")
                 }
             }
-            if case .nobodyCanAct(let reason) = planned.resolution.outcome { lines.append("  NOBODY CAN ACT: \(reason)") }
+            if case .nobodyCanAct(let reason) = planned.resolution.outcome {
+                lines.append("  NOBODY CAN ACT: \(reason)")
+            }
         }
         for s in skipped { lines.append("skipped \(s.id): condition not met: \(s.condition.summary)") }
         return lines.joined(separator: "\n")
@@ -56,16 +59,19 @@ extension RouteVersion {
     /// Refuses an initiator who holds none of `initiatorPositions` at the snapshot's moment.
     public func checkInitiator(of facts: InvoiceFacts, in snapshot: OrgSnapshot) throws(RouteEvaluationError) {
         guard let allowed = initiatorPositions else { return }
-        let held = snapshot.assignments.filter { $0.employee == facts.initiator && $0.validity.contains(snapshot.moment) }
+        let held = snapshot.assignments.filter {
+            $0.employee == facts.initiator && $0.validity.contains(snapshot.moment)
+        }
         if !held.contains(where: { allowed.contains($0.position) }) {
             throw .initiatorNotAllowed(facts.initiator, allowed: allowed)
         }
     }
 
     /// The whole plan: every applicable step resolved at the snapshot's moment. For payment steps,
-    /// the participants of earlier sequential and all-in-parallel approval steps count as approvers
-    /// (they will all approve); who approves an any-one or quorum step is not known in advance, so
-    /// the router re-resolves the payment step with the actual approvers when it gets there.
+    /// the participants of earlier approval steps count as approvers when all of them must approve
+    /// (sequential, all in parallel, or an any-one/quorum step with no one to spare); who approves
+    /// an any-one or quorum step with a choice is not known in advance, so the router re-resolves
+    /// the payment step with the actual approvers when it gets there.
     public func plan(for facts: InvoiceFacts, in snapshot: OrgSnapshot, maxSubstitutionChain: Int = 3)
         throws(RouteEvaluationError) -> RoutePlan
     {
@@ -76,8 +82,9 @@ extension RouteVersion {
         var planned: [PlannedStep] = []
         for step in applicable {
             let resolution = try resolver.resolve(step, approvers: approvers)
-            if step.kind == .approve && (step.mode == .sequential || step.mode == .allInParallel) {
-                approvers.formUnion(resolution.participants.map(\.actor))
+            let people = resolution.participants.map(\.actor)
+            if step.kind == .approve && step.mode.approvalsNeeded(participants: people.count) >= people.count {
+                approvers.formUnion(people)
             }
             planned.append(PlannedStep(step: step, resolution: resolution))
         }
@@ -108,8 +115,12 @@ extension RouteVersion {
             if step.kind == .approve && step.participants.contains(where: { $0.selector == .initiator }) {
                 found.append("\(where_): the initiator cannot approve their own invoice")
             }
-            if step.kind == .pay && step.payment == nil { found.append("\(where_): a payment step needs payment timing") }
-            if step.kind != .pay && step.payment != nil { found.append("\(where_): payment timing on a non-payment step") }
+            if step.kind == .pay && step.payment == nil {
+                found.append("\(where_): a payment step needs payment timing")
+            }
+            if step.kind != .pay && step.payment != nil {
+                found.append("\(where_): payment timing on a non-payment step")
+            }
             if step.kind == .collectClosingDocuments && step.closingDocuments == nil {
                 found.append("\(where_): a closing-documents step needs its documents and due date")
             }

@@ -30,7 +30,9 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
     public func microseconds(to other: Instant) -> Int64 { other.microsecondsSinceEpoch - microsecondsSinceEpoch }
 
     /// Earlier first.
-    public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.microsecondsSinceEpoch < rhs.microsecondsSinceEpoch }
+    public static func < (lhs: Instant, rhs: Instant) -> Bool {
+        lhs.microsecondsSinceEpoch < rhs.microsecondsSinceEpoch
+    }
 
     /// ISO 8601 in UTC, e.g. `2025-03-04T06:00:00.000000Z`.
     public var description: String { FixedOffsetZone.utc.localDateTime(of: self).description + "Z" }
@@ -176,7 +178,8 @@ public struct LocalDateTime: Hashable, Comparable, Sendable, CustomStringConvert
     /// Creates a reading from a date and a time of day.
     public init(date: CalendarDate, hour: Int, minute: Int = 0, second: Int = 0) {
         self.date = date
-        self.microsecondOfDay = Int64(hour) * Instant.hour + Int64(minute) * Instant.minute + Int64(second) * Instant.second
+        self.microsecondOfDay =
+            Int64(hour) * Instant.hour + Int64(minute) * Instant.minute + Int64(second) * Instant.second
     }
 
     /// Creates a reading from a date and microseconds since midnight.
