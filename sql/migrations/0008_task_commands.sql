@@ -67,6 +67,7 @@ BEGIN
         RAISE EXCEPTION 'task % was already decided (%) at %', p_task_id, v_task.outcome, v_task.decided_at
             USING ERRCODE = 'IF006';
     END IF;
+    v_for := invoiceflow_private.task_authority(v_invoice, v_task, v_me);
     IF v_task.kind <> 'approve' THEN
         RAISE EXCEPTION 'task % is a % task: it is completed by its own command, not decided', p_task_id, v_task.kind
             USING ERRCODE = 'IF003';
@@ -74,7 +75,6 @@ BEGIN
     IF v_invoice.stage <> 'approval' THEN
         RAISE EXCEPTION 'invoice % is %, not in approval', v_invoice.id, v_invoice.stage USING ERRCODE = 'IF003';
     END IF;
-    v_for := invoiceflow_private.task_authority(v_invoice, v_task, v_me);
     IF v_invoice.initiator_id IN (v_me, v_for) THEN
         RAISE EXCEPTION 'separation of duties: the initiator of invoice % may not approve it, not even as a substitute',
             v_invoice.id USING ERRCODE = 'IF005';
