@@ -103,3 +103,29 @@ struct RouteFileTests {
         #expect(found.contains("step purchasing: the initiator cannot approve their own invoice"))
     }
 }
+
+@Suite("Route changes")
+struct RouteChangeTests {
+    @Test("a new version reports exactly what changed")
+    func changes() {
+        let old = RouteVersion.operatingExpenses
+        var new = old
+        new.version = 2
+        #expect(new.changes(from: old) == [])
+        new.steps[2].condition = .amountAbove(.rub(500_000))
+        new.steps[2].deadline = .businessHours(27)
+        new.steps.remove(at: 1)
+        new.steps.swapAt(0, 1)
+        new.steps.append(
+            RouteStep(id: "audit", kind: .approve, title: "Аудит", participants: [.init(.groupPosition("auditor"))]))
+        new.visibleOnlyTo = [.ceo]
+        #expect(
+            new.changes(from: old).map(\.description) == [
+                "route visibleOnlyTo changed",
+                "step cfo removed",
+                "step ceo changed: condition, deadline",
+                "step audit added",
+                "steps reordered: department_head → ceo → payment → closing_documents became ceo → department_head → payment → closing_documents",
+            ])
+    }
+}

@@ -101,10 +101,11 @@ struct TimeTests {
 @Suite("Invoice stages")
 struct StageTests {
     static let legal: [(InvoiceStage, StageEvent, InvoiceStage)] = [
-        (.draft, .submit, .approval), (.draft, .withdraw, .withdrawn),
+        (.draft, .submit, .approval), (.draft, .resubmit, .approval), (.draft, .withdraw, .withdrawn),
         (.approval, .approvalCompleted, .payment), (.approval, .reject, .rejected), (.approval, .withdraw, .withdrawn),
-        (.rejected, .resubmit, .approval), (.rejected, .withdraw, .withdrawn),
-        (.payment, .paid, .closingDocuments), (.payment, .withdraw, .withdrawn),
+        (.approval, .returnForRework, .draft), (.rejected, .returnForRework, .draft),
+        (.rejected, .withdraw, .withdrawn),
+        (.payment, .paid, .closingDocuments),
         (.closingDocuments, .closingDocumentsCollected, .closed),
     ]
 
@@ -126,7 +127,7 @@ struct StageTests {
     )
     func finality(stage: InvoiceStage) {
         #expect(stage.isFinal == StageEvent.allCases.allSatisfy { stage.after($0) == nil })
-        #expect(stage.isEditable == [.draft, .rejected].contains(stage))
+        #expect(stage.isEditable == (stage == .draft))
     }
 }
 
