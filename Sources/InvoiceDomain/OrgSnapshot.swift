@@ -237,8 +237,15 @@ public struct OrgSnapshot: Hashable, Sendable, Codable {
     /// The department with this code.
     public func department(code: String) -> Department? { departments.first { $0.code == code } }
 
-    /// The head office subdivision, if one is marked.
-    public var headOffice: Subdivision? { subdivisions.first { $0.isHeadOffice } }
+    /// The head office: the subdivision marked so, else the one where the CEO currently works
+    /// (the database has no head-office flag; the CEO's subdivision is the group's centre).
+    public var headOffice: Subdivision? {
+        if let marked = subdivisions.first(where: { $0.isHeadOffice }) { return marked }
+        let ceoDepartments = Set(
+            assignments.filter { $0.position == .ceo && $0.validity.contains(moment) }.map(\.department))
+        guard let department = departments.first(where: { ceoDepartments.contains($0.id) }) else { return nil }
+        return subdivisions.first { $0.id == department.subdivision }
+    }
 
     /// The top department of a subdivision (the first without a parent).
     public func topDepartment(of subdivision: SubdivisionID) -> Department? {

@@ -223,6 +223,15 @@ struct ResolutionTests {
         #expect(resolver().escalation(forOverdue: approver, kind: .approve)?.actor == expected)
     }
 
+    @Test("without a head-office mark, the CEO's subdivision is the head office")
+    func headOfficeFallback() {
+        var snapshot = C.snapshot()
+        snapshot.subdivisions = snapshot.subdivisions.map { Subdivision(id: $0.id, code: $0.code, name: $0.name) }
+        #expect(snapshot.headOffice?.id == C.headOffice)
+        snapshot.assignments.removeAll { $0.position == .ceo }
+        #expect(snapshot.headOffice == nil)
+    }
+
     @Test("nobody is above the CEO")
     func overdueCEO() {
         #expect(resolver().escalation(forOverdue: C.ceo, kind: .approve) == nil)
