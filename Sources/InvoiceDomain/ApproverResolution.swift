@@ -206,16 +206,17 @@ public struct ApproverResolver: Sendable {
 
     /// Who takes over an overdue participant's task: the head of their department, or of the
     /// department above when they head it themselves, walking up until someone can act.
-    /// `nil` when nobody up the tree can.
-    public func escalation(forOverdue approver: EmployeeID, kind: StepKind, approvers: Set<EmployeeID> = [])
-        -> ResolvedParticipant?
-    {
+    /// `nil` when nobody up the tree can. `selector` is the one the overdue participant was
+    /// resolved from, so the explanation reads "…as group cfo, escalated to the head of …".
+    public func escalation(
+        forOverdue approver: EmployeeID, selector: ParticipantSelector, kind: StepKind, approvers: Set<EmployeeID> = []
+    ) -> ResolvedParticipant? {
         guard let department = snapshot.departments(of: approver).first else { return nil }
         let start =
             snapshot.heads(of: department).contains(approver) ? snapshot.departmentAbove(department) : department
         var exclusions: [Exclusion] = []
         return escalate(
-            from: start, selector: .headOfDepartment(.payer), kind: kind, approvers: approvers.union([approver]),
+            from: start, selector: selector, kind: kind, approvers: approvers.union([approver]),
             exclusions: &exclusions
         ).first
     }

@@ -385,3 +385,18 @@ public struct RouteFile: Hashable, Sendable, Codable {
         self.routes = routes
     }
 }
+
+extension RouteFile {
+    /// What is wrong with the file as a whole and with each route, prefixed by its type; empty
+    /// when it can be imported.
+    public var problems: [String] {
+        var found: [String] = []
+        if format != 1 { found.append("unknown format \(format); this version reads format 1") }
+        var seen: Set<InvoiceTypeCode> = []
+        for route in routes {
+            if !seen.insert(route.type).inserted { found.append("\(route.type): more than one route in the file") }
+            found += route.problems.map { "\(route.type): \($0)" }
+        }
+        return found
+    }
+}

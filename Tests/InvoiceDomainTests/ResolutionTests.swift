@@ -220,7 +220,9 @@ struct ResolutionTests {
             (C.logistician, C.logisticsManager), (C.logisticsManager, C.warehouseDirector),
         ])
     func overdue(approver: EmployeeID, expected: EmployeeID) {
-        #expect(resolver().escalation(forOverdue: approver, kind: .approve)?.actor == expected)
+        let person = resolver().escalation(forOverdue: approver, selector: .groupPosition(.cfo), kind: .approve)
+        #expect(person?.actor == expected)
+        #expect(person?.explanation.contains("as group cfo, escalated to the head of") == true)
     }
 
     @Test("without a head-office mark, the CEO's subdivision is the head office")
@@ -234,6 +236,6 @@ struct ResolutionTests {
 
     @Test("nobody is above the CEO")
     func overdueCEO() {
-        #expect(resolver().escalation(forOverdue: C.ceo, kind: .approve) == nil)
+        #expect(resolver().escalation(forOverdue: C.ceo, selector: .groupPosition(.ceo), kind: .approve) == nil)
     }
 }

@@ -25,6 +25,21 @@ struct RouteFileTests {
     @Test("every default route is free of problems")
     func defaultsHaveNoProblems() {
         for route in RouteVersion.defaults { #expect(route.problems == [], "\(route.type)") }
+        #expect(RouteFile.defaults.problems == [])
+    }
+
+    @Test("a file with a duplicate type or an unknown format is refused")
+    func fileProblems() {
+        var file = RouteFile.defaults
+        file.format = 2
+        file.routes.append(RouteVersion.payroll)
+        file.routes[0].steps[0].participants = []
+        #expect(
+            file.problems == [
+                "unknown format 2; this version reads format 1",
+                "supplier_goods: step purchasing: no participants",
+                "payroll: more than one route in the file",
+            ])
     }
 
     @Test("a route survives encoding and decoding unchanged", arguments: RouteVersion.defaults)
