@@ -73,6 +73,7 @@ class Recorder:
             "rcpt_tos": envelope.rcpt_tos,
             "tls": session.ssl is not None,
             "authenticated": bool(session.authenticated),
+            "peer_port": session.peer[1],
         }
         with open(base + ".json", "w") as f:
             json.dump(facts, f)

@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import PostgresClient
+
+/// Everything the daemon reads at start, typed and validated once.
+///
+/// Every key is an environment variable `INVOICEFLOW_*`; the same keys may be written as
+/// `INVOICEFLOW_KEY=value` lines in a configuration file (the format of a systemd `EnvironmentFile`),
+/// and the environment wins over the file.
+public struct Configuration: Sendable {
+    /// Where the daemon's database is: a configured server, or a private cluster it runs itself.
+    public enum Database: Sendable {
+        /// A libpq URL or key/value conninfo, used as it is.
+        case configured(PostgresConfiguration)
+        /// No database configured: a private cluster under this directory.
+        case privateCluster(directory: String)
+    }
+
+    /// How log lines are written.
+    public enum LogFormat: String, Sendable, CaseIterable {
+        /// Human-readable text on a terminal, JSON lines otherwise.
+        case auto
+        /// Human-readable text.
+        case text
+        /// One JSON object per line.
+        case json
+    }
+
+    /// The database to use.
+    public var database: Database
+    /// Local state of a first-run installation: the private cluster and the mail folder.
+    public var dataDirectory: String
+    /// Where PostgreSQL's server binaries are, when not found by `pg_config` or the usual paths.
+    public var postgresBinDirectory: String?
+    /// How many connections the daemon's pool may open.
+    public var poolSize: Int
+    /// The lowest level logged.
+    public var logLevel: Logger.Level
+    /// How log lines are written.
+    public var logFormat: LogFormat
+
+    /// Every key the daemon understands, with its meaning; `config check` and the docs list them.
+    public static let keys: [Key] = [
+        Key("INVOICEFLOW_CONFIG", "path of a configuration file of KEY=value lines (environment only)"),
+        Key("INVOICEFLOW_DATABASE_URL", "libpq URL or conninfo; unset: a private cluster under the data directory", secret: true),
+        Key("INVOICEFLOW_DATA_DIR", "local state of a first-run installation (default ./var)"),
+        Key("INVOICEFLOW_PG_BIN", "directory of initdb/pg_ctl for the private cluster (default: found automatically)"),
+        Key("INVOICEFLOW_POOL_SIZE", "database connections of the daemon, 1...64 (default 4)"),
+        Key("INVOICEFLOW_LOG_LEVEL", "trace, debug, info, notice, warning, error, critical (default info)"),
+        Key("INVOICEFLOW_LOG_FORMAT", "auto, text or json (default auto: text on a terminal, JSON otherwise)"),
+    ]
+
+    /// One configuration key.
+    public struct Key: Sendable {
+        /// The environment variable's name.
+        public var name: String
+        /// What it sets, for people.
+        public var meaning: String
+        /// Whether its value must never be printed or logged.
+        public var secret: Bool
+
+        init(_ name: String, _ meaning: String, secret: Bool = false) {
+            self.name = name
+            self.meaning = meaning
+            self.secret = secret
+        }
+    }
+
+    /// Reads the configuration from `environment` and, when `INVOICEFLOW_CONFIG` or `file` names one, a file.
+    ///
+    /// - Throws: ``ConfigurationError`` naming the offending key and what is wrong with its value.
+    public static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        file: String? = nil
+    ) throws(ConfigurationError) -> Configuration {
+        var values: [String: String] = [:]
+        if let path = file ?? environment["INVOICEFLOW_CONFIG"] {
+            values = try ConfigurationFile.read(path: path, knownKeys: Set(keys.map(\.name)))
+        }
+        let known = Set(keys.map(\.name))
+        for (key, value) in environment where key.hasPrefix("INVOICEFLOW_") {
+            // A misspelt key must not silently fall back to a default (a typo in INVOICEFLOW_DATABASE_URL would
+            // start a private cluster instead). Test-harness variables are the one known family of others.
+            guard known.contains(key) || key.hasPrefix("INVOICEFLOW_TEST_") else {
+                throw ConfigurationError(key: key, problem: "unknown key (see `invoiceflow config keys`)")
+            }
+            values[key] = value
+        }
+        return try Configuration(values: values)
+    }
+
+    /// Builds a configuration from already merged `INVOICEFLOW_*` values.
+    public init(values: [String: String]) throws(ConfigurationError) {
+        func value(_ key: String) -> String? {
+            guard let raw = values[key]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+
+        dataDirectory = value("INVOICEFLOW_DATA_DIR") ?? "var"
+        postgresBinDirectory = value("INVOICEFLOW_PG_BIN")
+
+        if let url = value("INVOICEFLOW_DATABASE_URL") {
+            do {
+                database = .configured(try PostgresConfiguration(url))
+            } catch {
+                throw ConfigurationError(key: "INVOICEFLOW_DATABASE_URL", problem: "\(error)")
+            }
+        } else {
+            database = .privateCluster(directory: dataDirectory + "/postgres")
+        }
+
+        if let raw = value("INVOICEFLOW_POOL_SIZE") {
+            guard let size = Int(raw), (1...64).contains(size) else {
+                throw ConfigurationError(key: "INVOICEFLOW_POOL_SIZE", problem: "must be a whole number from 1 to 64, not \"\(raw)\"")
+            }
+            poolSize = size
+        } else {
+            poolSize = 4
+        }
+
+        if let raw = value("INVOICEFLOW_LOG_LEVEL") {
+            guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+                let allowed = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError(key: "INVOICEFLOW_LOG_LEVEL", problem: "must be one of \(allowed), not \"\(raw)\"")
+            }
+            logLevel = level
+        } else {
+            logLevel = .info
+        }
+
+        if let raw = value("INVOICEFLOW_LOG_FORMAT") {
+            guard let format = LogFormat(rawValue: raw.lowercased()) else {
+                throw ConfigurationError(key: "INVOICEFLOW_LOG_FORMAT", problem: "must be auto, text or json, not \"\(raw)\"")
+            }
+            logFormat = format
+        } else {
+            logFormat = .auto
+        }
+    }
+}
+
+/// A configuration value the daemon cannot use; the message names the key.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    /// The configuration key at fault, such as `INVOICEFLOW_POOL_SIZE`.
+    public var key: String
+    /// What is wrong with it.
+    public var problem: String
+
+    /// A sentence naming the key and the problem.
+    public var description: String { "configuration error in \(key): \(problem)" }
+}
+
+/// Reads `INVOICEFLOW_KEY=value` lines: blank lines and `#` comments are skipped, values may be quoted.
+enum ConfigurationFile {
+    static func read(path: String, knownKeys: Set<String>) throws(ConfigurationError) -> [String: String] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(key: "INVOICEFLOW_CONFIG", problem: "cannot read \(path): \(error.localizedDescription)")
+        }
+        var values: [String: String] = [:]
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let where_ = "\(path):\(index + 1)"
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ConfigurationError(key: "INVOICEFLOW_CONFIG", problem: "\(where_): expected KEY=value")
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            guard knownKeys.contains(key), key != "INVOICEFLOW_CONFIG" else {
+                throw ConfigurationError(key: key, problem: "\(where_): unknown key")
+            }
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[key] = value
+        }
+        return values
+    }
+}

@@ -1,0 +1,34 @@
+import Logging
+import PostgresClient
+import ServiceLifecycle
+
+/// The long-running `invoiceflow serve` process: database ready, schema migrated, services running
+/// until SIGTERM or SIGINT, then a graceful shutdown that stops what it started.
+public enum Daemon {
+    /// Serves until a shutdown signal arrives.
+    public static func serve(_ settings: Configuration, logger: Logger) async throws {
+        let database = try await DatabaseBootstrap.start(settings, logger: logger)
+        do {
+            let report = try await database.migrate(logger: logger)
+            logger.info(
+                "schema up to date",
+                metadata: ["applied_now": "\(report.applied.count)", "applied_before": "\(report.alreadyApplied)"])
+
+            let listener = WorkListenerService(configuration: database.configuration, logger: logger) { reason in
+                logger.debug("work wake-up", metadata: ["reason": "\(reason)"])
+            }
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: listener)],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger))
+            logger.notice("invoiceflow is serving; stop with Ctrl-C or SIGTERM")
+            try await group.run()
+        } catch {
+            await database.stop(logger: logger)
+            throw error
+        }
+        await database.stop(logger: logger)
+        logger.notice("invoiceflow stopped")
+    }
+}

@@ -1,0 +1,142 @@
+import Synchronization
+import Foundation
+import Testing
+
+/// Runs the built `invoiceflow` executable as a person would, on embedded defaults.
+@Suite("invoiceflow serve on embedded defaults", .serialized)
+struct ServeProcessTests {
+    @Test("comes up on a private cluster, says how to connect, stops cleanly on SIGINT, and reuses the data")
+    func firstRunAndRestart() async throws {
+        let dataDirectory = FileManager.default.temporaryDirectory
+            .appending(path: "invoiceflow-serve-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+
+        let first = try DaemonProcess(arguments: ["serve"], dataDirectory: dataDirectory)
+        let ready = try await first.waitForLine(containing: "invoiceflow is serving", timeout: .seconds(120))
+        #expect(ready)
+        let log = first.output
+        #expect(log.contains("private PostgreSQL cluster ready"))
+        #expect(log.contains("psql"))
+        #expect(log.contains(dataDirectory))
+        #expect(FileManager.default.fileExists(atPath: dataDirectory + "/postgres"))
+
+        let firstExit = try await first.interrupt(timeout: .seconds(30))
+        #expect(firstExit == 0)
+        #expect(first.output.contains("private PostgreSQL cluster stopped"))
+        #expect(first.output.contains("invoiceflow stopped"))
+        #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/postgres/data/postmaster.pid"))
+
+        let second = try DaemonProcess(arguments: ["serve"], dataDirectory: dataDirectory)
+        #expect(try await second.waitForLine(containing: "invoiceflow is serving", timeout: .seconds(60)))
+        #expect(second.output.contains("\"applied_now\":\"0\""))
+        #expect(try await second.terminate(timeout: .seconds(30)) == 0)
+    }
+
+    @Test("migrate twice: the second run applies nothing")
+    func migrateTwice() async throws {
+        let dataDirectory = FileManager.default.temporaryDirectory
+            .appending(path: "invoiceflow-migrate-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+
+        let first = try DaemonProcess(arguments: ["migrate"], dataDirectory: dataDirectory)
+        #expect(try await first.waitForExit(timeout: .seconds(120)) == 0)
+        #expect(first.output.contains("applied "))
+
+        let second = try DaemonProcess(arguments: ["migrate"], dataDirectory: dataDirectory)
+        #expect(try await second.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(second.output.contains("schema is up to date"))
+    }
+
+    @Test("a bad configuration value stops start-up with a message naming the key")
+    func badConfiguration() async throws {
+        let process = try DaemonProcess(
+            arguments: ["serve"], dataDirectory: "/nonexistent", extraEnvironment: ["INVOICEFLOW_POOL_SIZE": "lots"])
+        #expect(try await process.waitForExit(timeout: .seconds(30)) != 0)
+        #expect(process.output.contains("INVOICEFLOW_POOL_SIZE"))
+    }
+}
+
+/// The `invoiceflow` executable running in a child process, its standard output and error collected.
+final class DaemonProcess {
+    private let process: Process
+    private let collected = CollectedOutput()
+
+    init(arguments: [String], dataDirectory: String, extraEnvironment: [String: String] = [:]) throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appending(path: "invoiceflow")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw DaemonProcessError.notBuilt(executable.path)
+        }
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INVOICEFLOW_") }
+        environment["INVOICEFLOW_DATA_DIR"] = dataDirectory
+        environment["INVOICEFLOW_LOG_FORMAT"] = "json"
+        environment.merge(extraEnvironment) { $1 }
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let collected = self.collected
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            collected.append(handle.availableData)
+        }
+        try process.run()
+    }
+
+    var output: String { collected.text }
+
+    func waitForLine(containing text: String, timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if output.contains(text) { return true }
+            if !process.isRunning { return output.contains(text) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    func interrupt(timeout: Duration) async throws -> Int32 {
+        process.interrupt()
+        return try await waitForExit(timeout: timeout)
+    }
+
+    func terminate(timeout: Duration) async throws -> Int32 {
+        process.terminate()
+        return try await waitForExit(timeout: timeout)
+    }
+
+    func waitForExit(timeout: Duration) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                kill(process.processIdentifier, SIGKILL)
+                throw DaemonProcessError.timedOut(output)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // Let the reader drain what the process wrote last.
+        try await Task.sleep(for: .milliseconds(100))
+        return process.terminationStatus
+    }
+}
+
+enum DaemonProcessError: Error {
+    case notBuilt(String)
+    case timedOut(String)
+}
+
+/// Output gathered from a pipe's reader thread and read by the test.
+final class CollectedOutput: Sendable {
+    // A Mutex-protected buffer: appended on the pipe's reader thread, read by the test's task.
+    private let buffer = Mutex(Data())
+
+    func append(_ data: Data) {
+        buffer.withLock { $0.append(data) }
+    }
+
+    var text: String {
+        buffer.withLock { String(decoding: $0, as: UTF8.self) }
+    }
+}
