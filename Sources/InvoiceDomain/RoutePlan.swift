@@ -175,7 +175,9 @@ extension ClosingDocumentsRule {
         case .payment: anchor = paidOn
         case .tripEnd: anchor = facts.tripEnd ?? paidOn
         }
-        // "N business days after" counts from the day after the anchor.
+        // "N business days after" counts from the day after the anchor; 0 means the anchor day
+        // itself (or the next working day).
+        guard due.businessDays > 0 else { return calendar.nextWorkingDay(onOrAfter: anchor) }
         return calendar.addingBusinessDays(due.businessDays - 1, to: anchor.adding(days: 1))
     }
 }

@@ -151,6 +151,9 @@ struct DefaultRouteTests {
         #expect(
             advance.dueDate(paidOn: day("2025-03-04"), facts: C.facts(.employeeAdvance), calendar: .russia)
                 == day("2025-03-07"))
+        let sameDay = ClosingDocumentsRule(documents: [], due: ClosingDocumentsDue(businessDays: 0, after: .payment))
+        #expect(sameDay.dueDate(paidOn: day("2025-03-06"), facts: C.facts(), calendar: .russia) == day("2025-03-06"))
+        #expect(sameDay.dueDate(paidOn: day("2025-03-08"), facts: C.facts(), calendar: .russia) == day("2025-03-11"))
     }
 
     @Test(
