@@ -34,7 +34,7 @@ SELECT id FROM invoiceflow.employee WHERE email = 'gone@example.test';
 GRANT SELECT ON gone TO PUBLIC;
 
 -- The definer-function sweep in B adds one assertion per (caller, function), the two controls included.
-SELECT plan(67 + 4 * (2 + (SELECT count(*)::integer FROM pg_catalog.pg_proc AS p
+SELECT plan(70 + 4 * (2 + (SELECT count(*)::integer FROM pg_catalog.pg_proc AS p
                            JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
                            WHERE n.nspname LIKE 'invoiceflow%' AND p.prosecdef AND p.prokind = 'f')));
 
@@ -120,6 +120,16 @@ SELECT throws_ok('SET ROLE invoiceflow_admin', '42501', NULL, 'the daemon cannot
 RESET SESSION AUTHORIZATION;
 SELECT FROM set_config('invoiceflow.acting_employee', '', false);
 SELECT FROM set_config('invoiceflow.channel', '', false);
+
+-- A person who has left keeps their login role for a while; the identity goes at once.
+UPDATE invoiceflow.employee SET active = false WHERE login_role = 'ifp_uma';
+SET SESSION AUTHORIZATION ifp_uma;
+SELECT is(invoiceflow.current_employee_id(), NULL, 'a deactivated employee''s own login is nobody');
+SELECT is_empty('SELECT id FROM invoiceflow.employee', 'a deactivated employee sees not even the staff list');
+SELECT throws_ok($$SELECT invoiceflow.add_comment((SELECT i2 FROM ids), 'still here')$$, 'IF002', NULL,
+    'a deactivated employee cannot run commands');
+RESET SESSION AUTHORIZATION;
+UPDATE invoiceflow.employee SET active = true WHERE login_role = 'ifp_uma';
 
 -- Every audit row written by a command carries the real caller, not the forged one.
 SET SESSION AUTHORIZATION ifp_ivan;
