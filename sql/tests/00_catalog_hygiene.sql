@@ -63,7 +63,7 @@ WHERE n.nspname LIKE 'invoiceflow%'
         WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
 
 SELECT plan(
-    15
+    21
     + 2 * (SELECT count(*)::integer FROM hygiene_app_role)
     + (SELECT count(*)::integer FROM hygiene_relation)                                  -- owner
     + (SELECT count(*)::integer FROM hygiene_relation WHERE relkind IN ('r', 'p'))      -- RLS
@@ -255,6 +255,38 @@ FROM hygiene_function AS f
 WHERE f.prosecdef
 ORDER BY f.name;
 
+SELECT is_empty(
+    $$SELECT f.name FROM hygiene_function AS f
+      JOIN pg_catalog.pg_proc AS p ON p.oid = f.oid
+      WHERE p.provolatile <> 'i'
+          AND EXISTS (
+              SELECT FROM pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) AS a
+              WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')$$,
+    'PUBLIC may execute only IMMUTABLE (pure, data-free) functions of ours');
+SELECT is_empty(
+    $$SELECT pol.polrelid::regclass::text || ' ' || pol.polname FROM pg_catalog.pg_policy AS pol
+      JOIN hygiene_relation AS r ON r.oid = pol.polrelid
+      WHERE 0 = ANY (pol.polroles)$$,
+    'no row-level security policy applies TO PUBLIC (each names the groups it is for)');
+SELECT is_empty(
+    $$SELECT pol.polrelid::regclass::text || ' ' || pol.polname FROM pg_catalog.pg_policy AS pol
+      JOIN hygiene_relation AS r ON r.oid = pol.polrelid
+      WHERE pol.polcmd <> 'r' AND EXISTS (
+          SELECT FROM hygiene_grantee AS g WHERE g.oid <> 0 AND g.oid = ANY (pol.polroles))$$,
+    'app-facing roles have SELECT policies only (writes go through the owner''s definer functions)');
+
+-- Durability and history -----------------------------------------------------------------------------
+
+SELECT is_empty(
+    $$SELECT name FROM hygiene_relation AS r JOIN pg_catalog.pg_class AS c ON c.oid = r.oid
+      WHERE r.relkind IN ('r', 'p', 'S') AND c.relpersistence <> 'p'$$,
+    'no table or sequence of ours is UNLOGGED (a crash must lose nothing)');
+SELECT is_empty(
+    $$SELECT k.conrelid::regclass::text || ' ' || k.conname FROM pg_catalog.pg_constraint AS k
+      JOIN hygiene_relation AS r ON r.oid = k.conrelid
+      WHERE k.contype = 'f' AND (k.confdeltype IN ('c', 'n', 'd') OR k.confupdtype IN ('c', 'n', 'd'))$$,
+    'no foreign key cascades or nulls on delete/update (history is never removed behind RLS''s back, P6)');
+
 -- Comments ------------------------------------------------------------------------------------------
 
 SELECT ok(
@@ -294,6 +326,11 @@ SELECT is_empty(
       WHERE n.nspname LIKE 'invoiceflow%' AND t.typtype IN ('e', 'd')
           AND coalesce(pg_catalog.obj_description(t.oid, 'pg_type'), '') = ''$$,
     'every enum and domain has a COMMENT');
+SELECT is_empty(
+    $$SELECT pol.polrelid::regclass::text || ' ' || pol.polname FROM pg_catalog.pg_policy AS pol
+      JOIN hygiene_relation AS r ON r.oid = pol.polrelid
+      WHERE coalesce(pg_catalog.obj_description(pol.oid, 'pg_policy'), '') = ''$$,
+    'every row-level security policy has a COMMENT saying whom it lets see what');
 
 SELECT * FROM finish();
 ROLLBACK;
