@@ -5,6 +5,8 @@
 -- task does not exist for them ("IF007", existence is not disclosed). Independent of the invoice:
 -- the admin group has no EXECUTE on people's commands (42501); auditors, a login without an employee
 -- and the daemon acting for nobody are refused as such (IF002). The daemon acting for Ivan is Ivan.
+-- Functions reserved to one group (administration, audit verification, the router's) are checked the
+-- same way: their group may, everyone else has no EXECUTE (42501).
 -- Every attempt runs in its own subtransaction and is undone, so each starts from the fixture.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
@@ -28,8 +30,9 @@ SELECT
 GRANT SELECT ON cmd_ids TO PUBLIC;
 
 -- (command, statement, who may, who sees it but may not)
-CREATE TEMPORARY TABLE command_case (command text PRIMARY KEY, statement text, ok text[], refused text[]) ON COMMIT DROP;
-INSERT INTO command_case VALUES
+CREATE TEMPORARY TABLE command_case (command text PRIMARY KEY, statement text, ok text[], refused text[],
+    by_role boolean NOT NULL DEFAULT false) ON COMMIT DROP;
+INSERT INTO command_case (command, statement, ok, refused) VALUES
     ('edit_draft I1', $$SELECT invoiceflow.edit_draft((SELECT i1 FROM cmd_ids), p_purpose => 'edited')$$,
         '{ifp_ivan}', '{}'),
     ('submit_invoice I1', $$SELECT invoiceflow.submit_invoice((SELECT i1 FROM cmd_ids))$$,
@@ -56,6 +59,21 @@ INSERT INTO command_case VALUES
         $$SELECT invoiceflow.record_closing_document((SELECT i5 FROM cmd_ids), 'upd', 'УПД-5', current_date)$$,
         '{ifp_ivan}', '{ifp_petr,ifp_sasha,ifp_kate,ifp_cora}');
 
+-- Functions of one group only (administration, audit checks, the router's): granted by role, so the lists
+-- name session roles (the daemon acting for Ivan is still the daemon) and everyone else lacks EXECUTE.
+INSERT INTO command_case (command, statement, ok, refused, by_role) VALUES
+    ('hire_employee', $$SELECT invoiceflow.hire_employee('Новый Сотрудник', 'new@example.test')$$,
+        '{ifp_adam}', '{}', true),
+    ('add_counterparty',
+        $$SELECT invoiceflow.add_counterparty('ООО «Новый»', '7701234560', '770101001', '044525225', '40702810538000054321')$$,
+        '{ifp_adam}', '{}', true),
+    ('audit_verify', $$SELECT * FROM invoiceflow.audit_verify()$$,
+        '{ifp_alex,ifp_adam,invoiceflow_daemon}', '{}', true),
+    ('audit_head', $$SELECT * FROM invoiceflow.audit_head()$$,
+        '{ifp_alex,ifp_adam,invoiceflow_daemon}', '{}', true),
+    ('daemon_claim_work', $$SELECT * FROM invoiceflow.daemon_claim_work('probe')$$,
+        '{invoiceflow_daemon}', '{}', true);
+
 CREATE TEMPORARY TABLE actor ON COMMIT DROP AS
 SELECT p.login_role AS session_role, NULL::text AS acting_for, p.login_role AS name
 FROM persona AS p
@@ -67,6 +85,7 @@ SELECT 'invoiceflow_daemon', 'ifp_ivan', 'invoiceflow_daemon (acting for ifp_iva
 CREATE TEMPORARY TABLE command_expectation ON COMMIT DROP AS
 SELECT a.name AS actor, c.command,
     CASE
+        WHEN c.by_role THEN CASE WHEN a.session_role = ANY (c.ok) THEN 'ok' ELSE '42501' END
         WHEN a.session_role = 'ifp_adam' THEN '42501'
         WHEN a.session_role IN ('ifp_alex', 'ifp_ghost') OR (a.session_role = 'invoiceflow_daemon' AND a.acting_for IS NULL)
             THEN 'IF002'
