@@ -92,6 +92,37 @@ BEGIN
 END
 $$;
 
+-- The definer helper invoice_visible(id) decides for the commands (and for naming a duplicate) what the
+-- policy decides for queries; for every viewer the two must agree on every invoice.
+CREATE TEMPORARY TABLE helper_says (viewer text, labels text) ON COMMIT DROP;
+DO $$
+DECLARE
+    v record;
+    said text;
+    names text[] := '{}';
+    results text[] := '{}';
+BEGIN
+    FOR v IN SELECT * FROM viewer ORDER BY name LOOP
+        EXECUTE format('SET SESSION AUTHORIZATION %I', v.session_role);
+        IF v.acting_for IS NOT NULL THEN
+            PERFORM set_config('invoiceflow.acting_employee',
+                (SELECT p.employee_id::text FROM persona AS p WHERE p.login_role = v.acting_for), true);
+        END IF;
+        BEGIN
+            SELECT coalesce(string_agg(l.label, ' ' ORDER BY l.label), '') INTO said
+            FROM persona_invoice AS l WHERE invoiceflow_private.invoice_visible(l.id);
+        EXCEPTION WHEN OTHERS THEN
+            said := 'error ' || SQLSTATE;
+        END;
+        PERFORM set_config('invoiceflow.acting_employee', '', true);
+        RESET SESSION AUTHORIZATION;
+        names := names || v.name;
+        results := results || said;
+    END LOOP;
+    INSERT INTO helper_says SELECT * FROM unnest(names, results);
+END
+$$;
+
 -- What each relation holds at all (read as the superuser): invoice labels, or the row count.
 CREATE TEMPORARY TABLE present (relation text, label text) ON COMMIT DROP;
 CREATE TEMPORARY TABLE org_total (relation text, total bigint) ON COMMIT DROP;
@@ -155,7 +186,7 @@ SELECT v.name AS viewer, l.relation,
 FROM viewer AS v
 CROSS JOIN looked_at AS l;
 
-SELECT plan((SELECT count(*)::integer FROM expectation) + 4);
+SELECT plan((SELECT count(*)::integer FROM expectation) + 4 + (SELECT count(*)::integer FROM viewer));
 
 -- The fixture itself is what the matrix assumes.
 SELECT is((SELECT count(*)::integer FROM viewer), 16, 'fourteen personas plus the daemon twice are examined');
@@ -171,6 +202,15 @@ SELECT is(o.observed, e.expected, format('%s sees in %s: [%s]', e.viewer, e.rela
 FROM expectation AS e
 LEFT JOIN observation AS o ON o.viewer = e.viewer AND o.relation = e.relation
 ORDER BY e.viewer, e.relation;
+
+SELECT is(h.labels,
+    CASE WHEN v.session_role = 'ifp_adam' THEN ''
+         ELSE coalesce((SELECT string_agg(s.label, ' ' ORDER BY s.label) FROM persona_sees AS s
+                        WHERE s.login_role = coalesce(v.acting_for, v.session_role)), '') END,
+    format('invoice_visible() agrees with the invoice policy for %s', v.name))
+FROM viewer AS v
+LEFT JOIN helper_says AS h ON h.viewer = v.name
+ORDER BY v.name;
 
 SELECT * FROM finish();
 ROLLBACK;
