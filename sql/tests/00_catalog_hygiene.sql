@@ -63,7 +63,7 @@ WHERE n.nspname LIKE 'invoiceflow%'
         WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
 
 SELECT plan(
-    21
+    22
     + 2 * (SELECT count(*)::integer FROM hygiene_app_role)
     + (SELECT count(*)::integer FROM hygiene_relation)                                  -- owner
     + (SELECT count(*)::integer FROM hygiene_relation WHERE relkind IN ('r', 'p'))      -- RLS
@@ -231,6 +231,12 @@ SELECT is_empty(
     $$SELECT r.name || ' to ' || g.rolname FROM hygiene_relation AS r CROSS JOIN hygiene_grantee AS g
       WHERE r.relkind = 'S' AND g.oid <> 0 AND pg_catalog.has_sequence_privilege(g.oid, r.oid, 'UPDATE')$$,
     'no app-facing role may setval/nextval a sequence directly (UPDATE on sequences)');
+SELECT is_empty(
+    $$SELECT r.name || ' to ' || g.rolname FROM hygiene_relation AS r CROSS JOIN hygiene_grantee AS g
+      WHERE r.relkind = 'S' AND g.oid <> 0
+          AND (pg_catalog.has_sequence_privilege(g.oid, r.oid, 'SELECT')
+              OR pg_catalog.has_sequence_privilege(g.oid, r.oid, 'USAGE'))$$,
+    'no app-facing role may read a sequence (last_value would count everyone''s invoices)');
 
 SELECT is_empty(
     $$SELECT f.name FROM hygiene_function AS f

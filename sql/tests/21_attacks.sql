@@ -34,7 +34,7 @@ SELECT id FROM invoiceflow.employee WHERE email = 'gone@example.test';
 GRANT SELECT ON gone TO PUBLIC;
 
 -- The definer-function sweep in B adds one assertion per (caller, function), the two controls included.
-SELECT plan(70 + 4 * (2 + (SELECT count(*)::integer FROM pg_catalog.pg_proc AS p
+SELECT plan(73 + 4 * (2 + (SELECT count(*)::integer FROM pg_catalog.pg_proc AS p
                            JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
                            WHERE n.nspname LIKE 'invoiceflow%' AND p.prosecdef AND p.prokind = 'f')));
 
@@ -353,6 +353,14 @@ SELECT is_empty($$SELECT id FROM invoiceflow.audit_log WHERE invoice_id = (SELEC
     'the treasurer does not see the payroll invoice''s history');
 SELECT is_empty($$SELECT attname FROM pg_catalog.pg_stats WHERE schemaname = 'invoiceflow' AND tablename = 'invoice'$$,
     'planner statistics (most common values) of the invoice table are hidden from the treasurer');
+-- An error-raising expression probes hidden rows only if it runs before the policy's filter. I6 (600 000,
+-- hidden) is the only invoice for which the division below fails.
+SELECT lives_ok(
+    $$SELECT count(*) FROM invoiceflow.invoice WHERE 1 / (amount_minor - 600000) IS NOT NULL$$,
+    'a division-by-zero probe aimed at the payroll amount does not fire: the policy filters first');
+SELECT lives_ok(
+    $$SELECT count(*) FROM invoiceflow.invoice_card WHERE 1 / (amount_minor - 600000) IS NOT NULL$$,
+    'nor through the invoice card view');
 SELECT throws_like(
     $$SELECT invoiceflow.create_invoice('supplier_goods', (SELECT ho FROM ids), 'IFP-I6', date '2026-11-02', 600000,
         'probe', p_counterparty_id => (SELECT c2 FROM ids))$$,
@@ -368,6 +376,9 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION ifp_uma;
 SELECT is_empty($$SELECT id FROM invoiceflow.invoice WHERE confidential$$, 'an unrelated employee does not see payroll');
 RESET SESSION AUTHORIZATION;
+
+SELECT throws_ok($$SELECT count(*) FROM invoiceflow.invoice WHERE 1 / (amount_minor - 600000) IS NOT NULL$$, '22012', NULL,
+    'control: for the superuser, who sees I6, the same probe fires');
 
 -- Positive controls: the people who must see it do.
 SET SESSION AUTHORIZATION ifp_paul;
