@@ -1,5 +1,5 @@
-import Synchronization
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs the built `invoiceflow` executable as a person would, on embedded defaults.
