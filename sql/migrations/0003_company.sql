@@ -202,7 +202,10 @@ COMMENT ON COLUMN invoiceflow.counterparty.created_at IS 'When first registered;
 -- would be the owner inside SECURITY DEFINER). The daemon acts for a person only through the
 -- transaction-local setting invoiceflow.acting_employee, trusted only when session_user is the daemon.
 CREATE FUNCTION invoiceflow.current_employee_id() RETURNS bigint
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- plpgsql rather than sql: its statement plans are cached for the session, and these run in every query.
+BEGIN
+    RETURN (
     SELECT CASE
         WHEN session_user OPERATOR(pg_catalog.=) 'invoiceflow_daemon'::name THEN (
             SELECT e.id FROM invoiceflow.employee AS e
@@ -211,7 +214,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
                   SELECT CASE WHEN s.v OPERATOR(pg_catalog.~) '^[0-9]{1,18}$' THEN s.v::bigint END
                   FROM (SELECT pg_catalog.current_setting('invoiceflow.acting_employee', true) AS v) AS s))
         ELSE (SELECT e.id FROM invoiceflow.employee AS e WHERE e.login_role OPERATOR(pg_catalog.=) session_user AND e.active)
-    END
+    END);
+END
 $$;
 COMMENT ON FUNCTION invoiceflow.current_employee_id() IS
     'The employee the caller is: the one whose login role is session_user, or, for the daemon only, the one named by '
@@ -221,13 +225,17 @@ GRANT EXECUTE ON FUNCTION invoiceflow.current_employee_id() TO invoiceflow_emplo
     invoiceflow_admin, invoiceflow_daemon;
 
 CREATE FUNCTION invoiceflow.current_channel() RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- plpgsql rather than sql: its statement plans are cached for the session, and these run in every query.
+BEGIN
+    RETURN (
     SELECT CASE
         WHEN session_user OPERATOR(pg_catalog.=) 'invoiceflow_daemon'::name THEN
             CASE WHEN pg_catalog.current_setting('invoiceflow.channel', true) OPERATOR(pg_catalog.=) 'email_link'
                  THEN 'email_link' ELSE 'daemon' END
         ELSE 'sql'
-    END
+    END);
+END
 $$;
 COMMENT ON FUNCTION invoiceflow.current_channel() IS
     'How the current action arrived, for the audit log: sql for people''s own sessions; for the daemon, email_link '
@@ -237,10 +245,14 @@ GRANT EXECUTE ON FUNCTION invoiceflow.current_channel() TO invoiceflow_employee,
     invoiceflow_admin, invoiceflow_daemon;
 
 CREATE FUNCTION invoiceflow_private.caller_is(p_group name) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- plpgsql rather than sql: its statement plans are cached for the session, and these run in every query.
+BEGIN
+    RETURN (
     -- The daemon never inherits a person's groups; people are judged by their own login role.
     SELECT session_user OPERATOR(pg_catalog.<>) 'invoiceflow_daemon'::name
-       AND pg_catalog.pg_has_role(session_user, p_group, 'MEMBER')
+       AND pg_catalog.pg_has_role(session_user, p_group, 'MEMBER'));
+END
 $$;
 COMMENT ON FUNCTION invoiceflow_private.caller_is(name) IS
     'True when the session user (not current_user, which is the owner inside definer functions) is a member of the group.';

@@ -12,21 +12,28 @@
 SET LOCAL ROLE invoiceflow_owner;
 
 CREATE FUNCTION invoiceflow_private.my_acting_ids() RETURNS bigint[]
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- plpgsql rather than sql: its statement plans are cached for the session, and these run in every query.
+BEGIN
+    RETURN (
     SELECT pg_catalog.array_agg(x.id) FROM (
         SELECT invoiceflow.current_employee_id() AS id
         UNION
         SELECT s.absent_employee_id FROM invoiceflow.substitution AS s
         WHERE s.deputy_employee_id OPERATOR(pg_catalog.=) invoiceflow.current_employee_id()
           AND s.valid OPERATOR(pg_catalog.@>) pg_catalog.now()
-    ) AS x WHERE x.id IS NOT NULL
+    ) AS x WHERE x.id IS NOT NULL);
+END
 $$;
 COMMENT ON FUNCTION invoiceflow_private.my_acting_ids() IS
     'The caller and every employee the caller substitutes for right now (ignoring type limits; see substitution_covers).';
 
 CREATE FUNCTION invoiceflow_private.substitution_covers(p_absent_employee_id bigint, p_invoice_type_id bigint)
 RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- plpgsql rather than sql: its statement plans are cached for the session, and these run in every query.
+BEGIN
+    RETURN (
     SELECT p_absent_employee_id OPERATOR(pg_catalog.=) invoiceflow.current_employee_id()
         OR EXISTS (
             SELECT FROM invoiceflow.substitution AS s
@@ -35,39 +42,64 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
               AND s.valid OPERATOR(pg_catalog.@>) pg_catalog.now()
               AND (s.invoice_type_codes IS NULL OR (SELECT t.code FROM invoiceflow.invoice_type AS t
                                                     WHERE t.id OPERATOR(pg_catalog.=) p_invoice_type_id)
-                                                   OPERATOR(pg_catalog.=) ANY (s.invoice_type_codes)))
+                                                   OPERATOR(pg_catalog.=) ANY (s.invoice_type_codes))));
+END
 $$;
 COMMENT ON FUNCTION invoiceflow_private.substitution_covers(bigint, bigint) IS
     'True when the caller is that employee, or is their deputy right now for invoices of that type.';
 
 CREATE FUNCTION invoiceflow_private.my_task_invoice_ids() RETURNS bigint[]
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce(pg_catalog.array_agg(DISTINCT t.invoice_id), '{}') FROM invoiceflow.task AS t
-    JOIN invoiceflow.invoice AS i ON i.id OPERATOR(pg_catalog.=) t.invoice_id
-    WHERE t.assignee_id OPERATOR(pg_catalog.=) invoiceflow.current_employee_id()
-       OR t.decided_by OPERATOR(pg_catalog.=) invoiceflow.current_employee_id()
-       OR t.acting_for_id OPERATOR(pg_catalog.=) invoiceflow.current_employee_id()
-       OR (t.assignee_id OPERATOR(pg_catalog.=) ANY (invoiceflow_private.my_acting_ids())
-           AND invoiceflow_private.substitution_covers(t.assignee_id, i.invoice_type_id))
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- plpgsql rather than sql: its statement plans are cached for the session, and these run in every query.
+BEGIN
+    RETURN (
+    -- One indexed branch per way of being involved (a single OR over the task table would be a
+    -- sequential scan at registry size); me and my absent colleagues are computed once.
+    WITH me AS MATERIALIZED (SELECT invoiceflow.current_employee_id() AS id),
+    absent AS MATERIALIZED (
+        SELECT a.id FROM pg_catalog.unnest(invoiceflow_private.my_acting_ids()) AS a (id), me
+        WHERE a.id OPERATOR(pg_catalog.<>) me.id)
+    SELECT coalesce(pg_catalog.array_agg(DISTINCT x.invoice_id), '{}') FROM (
+        SELECT t.invoice_id FROM invoiceflow.task AS t, me WHERE t.assignee_id OPERATOR(pg_catalog.=) me.id
+        UNION ALL
+        SELECT t.invoice_id FROM invoiceflow.task AS t, me
+        WHERE t.decided_by IS NOT NULL AND t.decided_by OPERATOR(pg_catalog.=) me.id
+        UNION ALL
+        SELECT t.invoice_id FROM invoiceflow.task AS t, me
+        WHERE t.acting_for_id IS NOT NULL AND t.acting_for_id OPERATOR(pg_catalog.=) me.id
+        UNION ALL
+        SELECT t.invoice_id FROM absent
+        JOIN invoiceflow.task AS t ON t.assignee_id OPERATOR(pg_catalog.=) absent.id
+        JOIN invoiceflow.invoice AS i ON i.id OPERATOR(pg_catalog.=) t.invoice_id
+        WHERE invoiceflow_private.substitution_covers(t.assignee_id, i.invoice_type_id)
+    ) AS x);
+END
 $$;
 COMMENT ON FUNCTION invoiceflow_private.my_task_invoice_ids() IS
     'Invoices the caller must act on or acted on: own tasks (open or decided), tasks decided by or held for the caller, '
     'and tasks of people the caller substitutes for right now (within the substitution''s types).';
 
 CREATE FUNCTION invoiceflow_private.my_finance_subdivision_ids(p_functions text[]) RETURNS bigint[]
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- plpgsql rather than sql: its statement plans are cached for the session, and these run in every query.
+BEGIN
+    RETURN (
     SELECT coalesce(pg_catalog.array_agg(DISTINCT a.subdivision_id), '{}')
     FROM invoiceflow.assignment AS a
     JOIN invoiceflow.position AS p ON p.id OPERATOR(pg_catalog.=) a.position_id
     WHERE a.employee_id OPERATOR(pg_catalog.=) invoiceflow.current_employee_id()
       AND a.valid OPERATOR(pg_catalog.@>) pg_catalog.now()
-      AND p.finance_function OPERATOR(pg_catalog.=) ANY (p_functions)
+      AND p.finance_function OPERATOR(pg_catalog.=) ANY (p_functions));
+END
 $$;
 COMMENT ON FUNCTION invoiceflow_private.my_finance_subdivision_ids(text[]) IS
     'Subdivisions where the caller currently holds a position with one of these finance functions.';
 
 CREATE FUNCTION invoiceflow_private.invoice_visible(p_invoice_id bigint) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- plpgsql rather than sql: its statement plans are cached for the session, and these run in every query.
+BEGIN
+    RETURN (
     -- Must say exactly what the invoice_read policy says (tests compare the two): it decides whether an
     -- error may name an invoice the caller might not see (duplicate detection).
     SELECT EXISTS (
@@ -82,7 +114,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
                             '{ceo,cfo,chief_accountant,accountant,treasurer,document_clerk}'))))
                OR (i.submitted_at IS NOT NULL AND i.confidential
                    AND i.paying_subdivision_id OPERATOR(pg_catalog.=) ANY (invoiceflow_private.my_finance_subdivision_ids('{ceo,payroll}')))
-               OR invoiceflow_private.caller_is('invoiceflow_auditor')))
+               OR invoiceflow_private.caller_is('invoiceflow_auditor'))));
+END
 $$;
 COMMENT ON FUNCTION invoiceflow_private.invoice_visible(bigint) IS
     'Whether the caller may see this invoice: the invoice_read policy evaluated for one row, for definer functions.';
