@@ -75,7 +75,16 @@ final class LibPQConnection {
     /// round trip.
     @discardableResult
     func probe() -> Bool {
-        PQconsumeInput(handle) == 1 && isConnected
+        // The FATAL message and the end of the stream may arrive in separate reads: keep reading while
+        // the socket has data, so that the end of the stream is seen and the status turns bad.
+        for _ in 0..<8 {
+            guard PQconsumeInput(handle) == 1 else { return false }
+            _ = PQisBusy(handle)
+            guard isConnected else { return false }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { return true }
+        }
+        return isConnected
     }
 
     /// Runs one or more statements without parameters (simple query protocol). Stops at the first error.

@@ -15,7 +15,7 @@ public struct PostgresConfiguration: Sendable, Hashable, CustomStringConvertible
         var isSecret: Bool
     }
 
-    /// Settings in libpq's keyword order, user values and defaults together.
+    /// User values and defaults together, sorted by key so equal settings compare equal.
     private(set) var settings: [Setting]
 
     /// Defaults added when the user did not give the key: a connect deadline and TCP keepalives, so that
@@ -61,7 +61,7 @@ public struct PostgresConfiguration: Sendable, Hashable, CustomStringConvertible
         // Text decoding depends on UTF-8; a user-chosen client_encoding would silently corrupt values.
         parsed.removeAll { $0.key == "client_encoding" }
         parsed.append(Setting(key: "client_encoding", value: "UTF8", isSecret: false))
-        self.settings = parsed
+        self.settings = parsed.sorted { $0.key < $1.key }
     }
 
     /// The connection string handed to libpq. It may contain a password: log ``redacted`` instead.
@@ -91,6 +91,7 @@ public struct PostgresConfiguration: Sendable, Hashable, CustomStringConvertible
             copy.settings[index].value = value
         } else {
             copy.settings.append(Setting(key: key, value: value, isSecret: secret))
+            copy.settings.sort { $0.key < $1.key }
         }
         return copy
     }
@@ -115,7 +116,9 @@ public struct PostgresConfigurationError: Error, Sendable, Hashable, CustomStrin
 
     /// The offending key, when libpq's explanation names one.
     public var key: String? {
-        guard let open = reason.firstIndex(of: "\"") else { return nil }
+        guard reason.contains("option") || reason.contains("parameter"), let open = reason.firstIndex(of: "\"") else {
+            return nil
+        }
         let rest = reason[reason.index(after: open)...]
         guard let close = rest.firstIndex(of: "\"") else { return nil }
         return String(rest[..<close])

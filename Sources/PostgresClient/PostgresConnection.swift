@@ -103,7 +103,7 @@ public actor PostgresConnection {
 
     /// Runs `body` on the connection's thread. If the calling task is cancelled meanwhile, the running
     /// statement is cancelled on the server (it then fails with ``SQLState/queryCanceled``).
-    public func run<T: Sendable>(_ body: (isolated PostgresConnection) throws -> T) async throws -> T {
+    public func run<T: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> T) async throws -> T {
         try await withTaskCancellationHandler {
             try body(self)
         } onCancel: {
@@ -126,7 +126,7 @@ public actor PostgresConnection {
     ///   inside an open transaction.
     public func transaction<T: Sendable>(
         _ isolation: IsolationLevel = .readCommitted, retry policy: RetryPolicy = .default,
-        _ body: (isolated PostgresConnection) throws -> T
+        _ body: @Sendable (isolated PostgresConnection) throws -> T
     ) async throws -> T {
         var attempt = 1
         while true {
@@ -152,7 +152,9 @@ public actor PostgresConnection {
         }
     }
 
-    private func transactionAttempt<T>(_ isolation: IsolationLevel, _ body: (isolated PostgresConnection) throws -> T)
+    private func transactionAttempt<T>(
+        _ isolation: IsolationLevel, _ body: @Sendable (isolated PostgresConnection) throws -> T
+    )
         throws -> T
     {
         let libpq = try live()

@@ -1,2 +1,107 @@
+import InvoiceTestSupport
+import Logging
 import Testing
+
 @testable import PostgresClient
+
+/// A connection to the test server's maintenance database, for tests that create no tables.
+func serverConnection(applicationName: String = "invoiceflow-tests") async throws -> PostgresConnection {
+    let configuration = try TestPostgres.serverConfiguration().setting("application_name", applicationName)
+    return try await PostgresConnection.connect(configuration, logger: TestPostgres.silentLogger)
+}
+
+/// Runs `body` with a connection to a fresh database that is dropped afterwards.
+func withFreshDatabase<T>(_ body: (TestDatabase, PostgresConnection) async throws -> T) async throws -> T {
+    try await TestPostgres.withDatabase { database in
+        let connection = try await database.connect()
+        defer { _ = connection }
+        let result = try await body(database, connection)
+        await connection.close()
+        return result
+    }
+}
+
+@Suite("Connection basics")
+struct ConnectionBasicsTests {
+    @Test("isolated closures run synchronously on the connection's own thread, not the cooperative pool")
+    func runsOnDedicatedThread() async throws {
+        let connection = try await serverConnection()
+        let onOwnThread = try await connection.run { connection in connection.isOnConnectionThread }
+        #expect(onOwnThread)
+        let inTransaction = try await connection.transaction { connection in connection.isOnConnectionThread }
+        #expect(inTransaction)
+        #expect(!connection.isOnConnectionThread)
+        await connection.close()
+    }
+
+    @Test("session settings make text output unambiguous")
+    func sessionSettings() async throws {
+        let connection = try await serverConnection()
+        let row = try await connection.query(
+            "SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds, current_setting('IntervalStyle') AS iv, current_setting('client_encoding') AS enc, current_setting('application_name') AS app"
+        )[0]
+        #expect(try row.decode("tz", as: String.self) == "UTC")
+        #expect(try row.decode("ds", as: String.self).hasPrefix("ISO"))
+        #expect(try row.decode("iv", as: String.self) == "iso_8601")
+        #expect(try row.decode("enc", as: String.self) == "UTF8")
+        #expect(try row.decode("app", as: String.self) == "invoiceflow-tests")
+        await connection.close()
+    }
+
+    @Test("a closed connection fails with 08003 and is not healthy")
+    func closedConnection() async throws {
+        let connection = try await serverConnection()
+        #expect(await connection.isHealthy)
+        await connection.close()
+        #expect(await !connection.isHealthy)
+        await #expect {
+            try await connection.query("SELECT 1")
+        } throws: { error in
+            (error as? PostgresError)?.code == .connectionDoesNotExist
+        }
+    }
+
+    @Test("connecting to a port where nothing listens fails with a class 08 error and no password in it")
+    func connectFailure() async throws {
+        let configuration = try PostgresConfiguration(
+            "host=127.0.0.1 port=1 user=nobody password=sekret dbname=x connect_timeout=2")
+        await #expect {
+            _ = try await PostgresConnection.connect(configuration, logger: TestPostgres.silentLogger)
+        } throws: { error in
+            guard let error = error as? PostgresError else { return false }
+            return error.code.isConnectionLoss && error.code == .unableToConnect
+                && !error.message.contains("sekret") && !"\(error)".contains("sekret")
+        }
+    }
+
+    @Test("execute returns the number of affected rows; a script runs several statements")
+    func affectedRows() async throws {
+        try await withFreshDatabase { _, connection in
+            try await connection.execute(
+                script: "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')"
+            )
+            #expect(try await connection.execute("UPDATE t SET v = 'z' WHERE id >= \(2)") == 2)
+            #expect(try await connection.execute("DELETE FROM t") == 3)
+            #expect(try await connection.query("SELECT * FROM t").isEmpty)
+        }
+    }
+
+    @Test("task cancellation cancels a running statement with 57014")
+    func cancellation() async throws {
+        let connection = try await serverConnection()
+        let started = ContinuousClock.now
+        let task = Task {
+            try await connection.run { connection in try connection.query("SELECT pg_sleep(30)") }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        await #expect {
+            _ = try await task.value
+        } throws: { error in
+            (error as? PostgresError)?.code == .queryCanceled
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(try await connection.query("SELECT 1 AS one")[0].decode("one", as: Int.self) == 1)
+        await connection.close()
+    }
+}
