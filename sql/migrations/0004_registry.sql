@@ -210,14 +210,14 @@ DECLARE
     v_id bigint;
 BEGIN
     INSERT INTO invoiceflow_private.work_item (invoice_id, kind) VALUES (p_invoice_id, p_kind) RETURNING id INTO v_id;
-    -- Ids only: the payload may be read by any listener and is only a wake-up hint.
-    PERFORM pg_catalog.pg_notify('invoiceflow_work',
-        pg_catalog.json_build_object('work_item_id', v_id, 'invoice_id', p_invoice_id)::text);
+    -- The work item's id only: LISTEN needs no privilege, so anyone connected may read the payload (not even
+    -- the invoice id goes out); it is only a wake-up hint and the daemon reads the queue itself.
+    PERFORM pg_catalog.pg_notify('invoiceflow_work', pg_catalog.json_build_object('work_item_id', v_id)::text);
     RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION invoiceflow_private.enqueue_work(bigint, text) IS
-    'Queues a routing work item and sends NOTIFY invoiceflow_work {work_item_id, invoice_id}; called by commands only.';
+    'Queues a routing work item and sends NOTIFY invoiceflow_work {"work_item_id": N}; called by commands only.';
 
 -- Invariant 8 in the database: whatever the caller, the content of a submitted invoice does not change.
 CREATE FUNCTION invoiceflow_private.invoice_guard_content() RETURNS trigger

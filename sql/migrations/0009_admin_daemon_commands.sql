@@ -14,6 +14,20 @@ END
 $$;
 COMMENT ON FUNCTION invoiceflow_private.require_admin() IS 'IF002 unless the session user is in invoiceflow_admin.';
 
+CREATE FUNCTION invoiceflow_private.refuse_self_grant(p_employee_id bigint, p_login_role name, p_column text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- Invariant 7, no silent admin bypass: an admin never gives authority (a job, a deputyship, an identity) to themself.
+    IF p_login_role = session_user OR EXISTS (
+        SELECT FROM invoiceflow.employee AS e WHERE e.id = p_employee_id AND e.login_role = session_user) THEN
+        RAISE EXCEPTION 'separation of duties: an admin may not grant authority to themself; another admin must do it'
+            USING ERRCODE = 'IF005', COLUMN = p_column;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION invoiceflow_private.refuse_self_grant(bigint, name, text) IS
+    'IF005 when an admin command targets the caller''s own employee record or login role.';
+
 CREATE FUNCTION invoiceflow_private.check_requisites(
     p_inn text, p_kpp text, p_bik text, p_settlement_account text, p_correspondent_account text, p_kpp_required boolean
 ) RETURNS void
@@ -122,6 +136,7 @@ BEGIN
         WHERE r.rolname = p_login_role AND r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolbypassrls)) THEN
         PERFORM invoiceflow_private.invalid('p_login_role', 'must be an existing, unprivileged login role (create it first)');
     END IF;
+    PERFORM invoiceflow_private.refuse_self_grant(NULL, p_login_role, 'p_login_role');
     BEGIN
         INSERT INTO invoiceflow.employee (full_name, email, login_role, locale)
         VALUES (btrim(p_full_name), p_email, p_login_role, p_locale) RETURNING id INTO v_id;
@@ -150,6 +165,7 @@ BEGIN
     IF NOT EXISTS (SELECT FROM invoiceflow.employee AS e WHERE e.id = p_employee_id) THEN
         PERFORM invoiceflow_private.invalid('p_employee_id', 'unknown employee');
     END IF;
+    PERFORM invoiceflow_private.refuse_self_grant(p_employee_id, NULL, 'p_employee_id');
     SELECT d.subdivision_id INTO v_subdivision FROM invoiceflow.department AS d WHERE d.id = p_department_id;
     IF v_subdivision IS NULL THEN
         PERFORM invoiceflow_private.invalid('p_department_id', 'unknown department');
@@ -213,6 +229,8 @@ BEGIN
     IF NOT EXISTS (SELECT FROM invoiceflow.employee AS e WHERE e.id = p_deputy_employee_id AND e.active) THEN
         PERFORM invoiceflow_private.invalid('p_deputy_employee_id', 'unknown or inactive employee');
     END IF;
+    PERFORM invoiceflow_private.refuse_self_grant(p_deputy_employee_id, NULL, 'p_deputy_employee_id');
+    PERFORM invoiceflow_private.refuse_self_grant(p_absent_employee_id, NULL, 'p_absent_employee_id');
     IF p_absent_employee_id = p_deputy_employee_id THEN
         PERFORM invoiceflow_private.invalid('p_deputy_employee_id', 'nobody substitutes for themselves');
     END IF;

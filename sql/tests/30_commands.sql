@@ -4,7 +4,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/company.sql
 
-SELECT plan(120);
+SELECT plan(121);
 
 -- Counters read as the superuser between persona steps.
 CREATE FUNCTION pg_temp.audit_rows_since(p_id bigint) RETURNS bigint LANGUAGE sql AS
@@ -293,6 +293,8 @@ SELECT throws_ok(format($$SELECT invoiceflow.assign_employee(%s, %s, 'specialist
     fx.emp('anna'), fx.dep('ho_purchasing')), 'IF011', NULL, 'an overlapping duplicate assignment is refused');
 SELECT throws_like(format($$SELECT invoiceflow.add_substitution(%s, %s, now(), now() + interval '1 day', 'x')$$,
     fx.emp('anna'), fx.emp('anna')), '%p_deputy_employee_id%', 'nobody substitutes for themselves');
+SELECT throws_ok($$SELECT invoiceflow.hire_employee('Me Myself', 'me@example.test', 'fx_admin')$$, 'IF005', NULL,
+    'an admin cannot map their own login role to an employee (no self-granted authority)');
 SELECT throws_ok(format($$SELECT invoiceflow.add_substitution(%s, %s, now(), now() + interval '1 day', 'x')$$,
     fx.emp('boris'), fx.emp('gleb')), 'IF011', NULL, 'two deputies for one person at once are ambiguous');
 SELECT throws_ok(format($$SELECT invoiceflow.add_substitution(%s, %s, now(), now() + interval '1 day', 'x')$$,

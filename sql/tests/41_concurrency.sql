@@ -12,7 +12,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS dblink;
 \set repo `pwd`
 SELECT set_config('t.repo', :'repo', false) IS NOT NULL AS ok \gset
-SELECT plan(25);
+SELECT plan(27);
 
 CREATE FUNCTION pg_temp.conninfo(p_db text, p_user text) RETURNS text LANGUAGE sql AS $$
     SELECT format('host=%s port=%s dbname=%s user=%s application_name=concurrency_test',
@@ -112,10 +112,14 @@ SELECT is(pg_temp.q('adm', format($$SELECT count(*)::text FROM invoiceflow.audit
                                    AND action IN ('approve', 'reject')$$, :task)), '1', 'and one audit row for it');
 SELECT is(pg_temp.q('adm', format('SELECT stage::text FROM invoiceflow.invoice WHERE id = %s', :invoice)), 'approval',
     'the losing rejection changed nothing');
-SELECT is((SELECT count(*) FROM dblink_get_notify('listener') AS n
-           WHERE n.notify_name = 'invoiceflow_work' AND (n.extra::json ->> 'invoice_id')::bigint = :invoice
-             AND n.extra::jsonb ?& ARRAY['work_item_id', 'invoice_id'] AND NOT n.extra::jsonb ?| ARRAY['amount_minor', 'purpose']),
-    1::bigint, 'one NOTIFY from the winner, carrying ids only; none from the loser');
+CREATE TEMPORARY TABLE heard AS SELECT n.notify_name, n.extra FROM dblink_get_notify('listener') AS n;
+SELECT is((SELECT count(*) FROM heard WHERE notify_name = 'invoiceflow_work'), 1::bigint,
+    'one NOTIFY from the winner, none from the loser');
+SELECT is((SELECT array_agg(k) FROM heard, jsonb_object_keys(extra::jsonb) AS k), ARRAY['work_item_id'],
+    'its payload is the work item''s id and nothing else');
+SELECT is(pg_temp.q('adm', format('SELECT kind || %L || invoice_id FROM invoiceflow_private.work_item WHERE id = %s', '/',
+        (SELECT (extra::jsonb ->> 'work_item_id')::bigint FROM heard))), 'task_decided/' || :invoice,
+    'the work item it names is the decision on that invoice');
 
 -- ---------------------------------------------------------------- round 2: the same person in two sessions
 SELECT dblink_connect('cfo1', pg_temp.conninfo(pg_temp.scratch(), 'fx_cfo')) IS NOT NULL AS ok \gset
