@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 
@@ -111,10 +112,14 @@ public actor PostgresConnection {
         }
     }
 
-    /// Asks the server to cancel whatever statement this connection is running; safe from any thread.
-    /// Opens a short connection to the server to do so, so it blocks for a moment.
+    /// Asks the server to cancel whatever statement this connection is running; safe from any thread and
+    /// returns at once.
     public nonisolated func cancelRunningStatement() {
-        canceller.withLock { $0 }?.cancelRunningQuery()
+        guard let canceller = canceller.withLock({ $0 }) else { return }
+        // PQcancel opens a connection to the server and has no timeout of its own, so it runs on a
+        // short-lived thread of its own: a cancelling task must never block a cooperative-pool thread.
+        // Nothing waits for it; the cancelled statement reports the outcome (57014) itself.
+        Thread.detachNewThread { canceller.cancelRunningQuery() }
     }
 
     /// Runs `body` between BEGIN and COMMIT, synchronously on the connection's thread; any error rolls

@@ -17,6 +17,11 @@ public actor PostgresPool {
     public nonisolated let acquireTimeout: Duration
     /// A connection idle for longer than this is pinged with `SELECT 1` before it is lent.
     public nonisolated let pingIdleAfter: Duration
+    /// Idle connections beyond this many are closed once idle for ``idleTimeout``.
+    public nonisolated let minimumConnections: Int
+    /// How long a connection beyond ``minimumConnections`` may stay idle. Checked whenever the pool is
+    /// used (there is no timer), so an unused pool keeps its connections until the next use or close.
+    public nonisolated let idleTimeout: Duration
     private let logger: Logger
 
     private struct IdleConnection {
@@ -34,10 +39,15 @@ public actor PostgresPool {
 
     /// Creates a pool; no connection is opened until the first use.
     public init(
-        configuration: PostgresConfiguration, maximumConnections: Int = 4, acquireTimeout: Duration = .seconds(30),
-        pingIdleAfter: Duration = .seconds(30), logger: Logger
+        configuration: PostgresConfiguration, maximumConnections: Int = 4, minimumConnections: Int = 1,
+        acquireTimeout: Duration = .seconds(30), pingIdleAfter: Duration = .seconds(30),
+        idleTimeout: Duration = .seconds(300), logger: Logger
     ) {
         precondition(maximumConnections > 0, "a pool needs at least one connection")
+        precondition(
+            (0...maximumConnections).contains(minimumConnections), "minimumConnections must be 0...maximumConnections")
+        self.minimumConnections = minimumConnections
+        self.idleTimeout = idleTimeout
         self.configuration = configuration
         self.maximumConnections = maximumConnections
         self.acquireTimeout = acquireTimeout
@@ -166,6 +176,20 @@ public actor PostgresPool {
             if waiter.resume(.connection(connection)) { return }
         }
         idle.append(IdleConnection(connection: connection, since: .now))
+        await closeExpiredIdleConnections()
+    }
+
+    /// Closes the connections idle for longer than `idleTimeout`, oldest first, down to
+    /// `minimumConnections`.
+    private func closeExpiredIdleConnections() async {
+        while openCount > minimumConnections, let oldest = idle.first,
+            oldest.since.duration(to: .now) > idleTimeout
+        {
+            idle.removeFirst()
+            logger.debug("closing an idle pooled connection", metadata: ["postgres.pool_open": "\(openCount - 1)"])
+            await oldest.connection.close()
+            connectionGone()
+        }
     }
 
     /// A connection was closed: its slot goes to the first waiter as a permit to open a new one, or is

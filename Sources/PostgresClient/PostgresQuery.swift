@@ -63,6 +63,13 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
             sql += "$\(bindings.count)"
         }
 
+        /// An optional value: nil binds a typed SQL NULL. (A separate overload so the compiler does not
+        /// warn about interpolating an optional.)
+        public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
+            bindings.append(PostgresBinding(value))
+            sql += "$\(bindings.count)"
+        }
+
         /// Bytes, bound as a `bytea` parameter.
         public mutating func appendInterpolation(_ bytes: [UInt8]) {
             appendInterpolation(PostgresBytea(bytes))

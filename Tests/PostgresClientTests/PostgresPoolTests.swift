@@ -7,12 +7,15 @@ import Testing
 
 /// A pool on the test server with an application name unique to one test, so its backends can be
 /// counted in pg_stat_activity while other tests run in parallel.
-func makePool(maximumConnections: Int, acquireTimeout: Duration = .seconds(30)) throws -> (PostgresPool, String) {
+func makePool(
+    maximumConnections: Int, minimumConnections: Int = 1, acquireTimeout: Duration = .seconds(30),
+    idleTimeout: Duration = .seconds(300)
+) throws -> (PostgresPool, String) {
     let name = "pool-test-\(UUID().uuidString.prefix(8))"
     let configuration = try TestPostgres.serverConfiguration().setting("application_name", name)
     let pool = PostgresPool(
-        configuration: configuration, maximumConnections: maximumConnections, acquireTimeout: acquireTimeout,
-        logger: TestPostgres.silentLogger)
+        configuration: configuration, maximumConnections: maximumConnections, minimumConnections: minimumConnections,
+        acquireTimeout: acquireTimeout, idleTimeout: idleTimeout, logger: TestPostgres.silentLogger)
     return (pool, name)
 }
 
@@ -22,6 +25,23 @@ final class Recorder<Value: Sendable>: Sendable {
     init(_ value: Value) { state = Mutex(value) }
     func update(_ change: (inout Value) -> Void) { state.withLock { change(&$0) } }
     var value: Value { state.withLock { $0 } }
+}
+
+/// The number of backends with this application name, once it settles at `expected` (backends exit
+/// a moment after their client disconnects) or after two seconds.
+func backendCount(_ applicationName: String, settlingAt expected: Int) async throws -> Int {
+    let admin = try await serverConnection()
+    let deadline = ContinuousClock.now + .seconds(2)
+    var count = -1
+    while ContinuousClock.now < deadline {
+        count = try await admin.query(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = \(applicationName)")[0].decode(
+                "n", as: Int.self)
+        if count == expected { break }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    await admin.close()
+    return count
 }
 
 @Suite("Connection pool")
@@ -67,12 +87,16 @@ struct PostgresPoolTests {
         }
         let admin = try await serverConnection()
         try await admin.query("SELECT pg_terminate_backend(\(firstPID))")
-        // pg_terminate_backend only signals; wait until the backend is really gone.
-        while try await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = \(firstPID)")[0]
-            .decode("n", as: Int.self) > 0
-        {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        // pg_terminate_backend only signals; wait (bounded) until the backend is really gone.
+        try await admin.query(
+            """
+            DO $$ BEGIN
+                FOR i IN 1..500 LOOP
+                    EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = \(unescaped: String(firstPID)));
+                    PERFORM pg_sleep(0.01);
+                END LOOP;
+            END $$
+            """)
         let secondPID = try await pool.withConnection { connection in
             try connection.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int32.self)
         }
@@ -193,11 +217,35 @@ struct PostgresPoolTests {
         #expect(finished.value)
         try await lent
         await #expect(throws: PostgresPoolError.closed) { try await pool.withConnection { _ in 1 } }
-        let admin = try await serverConnection()
-        let backends = try await admin.query(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = \(name)")[0].decode("n", as: Int.self)
-        #expect(backends == 0)
-        await admin.close()
+        #expect(try await backendCount(name, settlingAt: 0) == 0)
+    }
+
+    @Test("connections idle past the idle timeout are closed down to the minimum")
+    func idleTimeout() async throws {
+        let (pool, name) = try makePool(maximumConnections: 3, minimumConnections: 1, idleTimeout: .seconds(1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 {
+                group.addTask {
+                    // Hold the connection until all three are open, so all three exist at once.
+                    try await pool.withConnection { connection in
+                        for _ in 0..<500 {
+                            let open = try connection.query(
+                                "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = \(name)")[0]
+                                .decode("n", as: Int.self)
+                            if open >= 3 { break }
+                            try connection.query("SELECT pg_sleep(0.01)")
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await pool.statistics.open == 3)
+        try await Task.sleep(for: .milliseconds(1200))
+        _ = try await pool.withConnection { _ in 0 }
+        #expect(await pool.statistics.open == 1)
+        #expect(try await backendCount(name, settlingAt: 1) == 1)
+        await pool.close()
     }
 
     @Test("pool transactions retry like connection transactions")

@@ -11,11 +11,9 @@ func roundTrip<T: PostgresEncodable & PostgresDecodable & Equatable>(
     _ connection: PostgresConnection, _ value: T, as sqlType: String, literal: String?,
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws {
-    let expected: PostgresQuery =
-        literal.map { "SELECT (\($0))::\(unescaped: sqlType) AS v" } ?? "SELECT NULL::\(unescaped: sqlType) AS v"
     let query: PostgresQuery = """
         SELECT \(value)::\(unescaped: sqlType) AS v,
-               \(value)::\(unescaped: sqlType) IS NOT DISTINCT FROM (\(expected.bindings.first?.text)::text)::\(unescaped: sqlType) AS same
+               \(value)::\(unescaped: sqlType) IS NOT DISTINCT FROM (\(literal))::\(unescaped: sqlType) AS same
         """
     let row = try await connection.query(query)[0]
     #expect(try row.decode("same", as: Bool.self), "server sees a different value", sourceLocation: sourceLocation)
