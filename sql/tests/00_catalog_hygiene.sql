@@ -63,7 +63,7 @@ WHERE n.nspname LIKE 'invoiceflow%'
         WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
 
 SELECT plan(
-    22
+    23
     + 2 * (SELECT count(*)::integer FROM hygiene_app_role)
     + (SELECT count(*)::integer FROM hygiene_relation)                                  -- owner
     + (SELECT count(*)::integer FROM hygiene_relation WHERE relkind IN ('r', 'p'))      -- RLS
@@ -174,6 +174,23 @@ SELECT is_empty(
           AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_catalog.pg_class AS c WHERE c.oid = t.typrelid) = 'c')
           AND t.typowner <> (SELECT o.oid FROM pg_catalog.pg_roles AS o WHERE o.rolname = 'invoiceflow_owner')$$,
     'every enum, domain, range and composite type is owned by invoiceflow_owner');
+
+SELECT is_empty(
+    $$SELECT kind || ' ' || name || ' owned by ' || pg_catalog.pg_get_userbyid(owner)
+      FROM (
+          SELECT 'relation' AS kind, c.oid::regclass::text AS name, c.relowner AS owner FROM pg_catalog.pg_class AS c
+          UNION ALL
+          SELECT 'function', p.oid::regprocedure::text, p.proowner FROM pg_catalog.pg_proc AS p
+          UNION ALL
+          SELECT 'type', t.oid::regtype::text, t.typowner FROM pg_catalog.pg_type AS t
+          UNION ALL
+          SELECT 'schema', n.nspname::text, n.nspowner FROM pg_catalog.pg_namespace AS n
+          UNION ALL
+          SELECT 'database', d.datname::text, d.datdba FROM pg_catalog.pg_database AS d
+          WHERE d.datname = pg_catalog.current_database()
+      ) AS o
+      WHERE o.owner IN (SELECT oid FROM hygiene_grantee WHERE oid <> 0)$$,
+    'no app-facing role owns anything at all in this database (any schema), nor the database itself');
 
 -- Row-level security --------------------------------------------------------------------------------
 
