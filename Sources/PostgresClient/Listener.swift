@@ -192,7 +192,7 @@ struct ListenerSession: Sendable {
                     logger.warning(
                         everConnected ? "listener connection lost" : "listener cannot connect",
                         metadata: ["reason": "\(reason)"])
-                    outage = Outage(reason: reason)
+                    outage = Outage()
                 }
                 let delay = backoff.delay(afterFailures: outage!.failures)
                 if waitFor(-1, events: 0, stop: stop, until: .now + delay) == .woken { break attempts }
@@ -240,8 +240,6 @@ struct Outage {
     let started = ContinuousClock.now
     private(set) var failures = 1
     private var lastLogged = ContinuousClock.now
-
-    init(reason: String) {}
 
     mutating func record(_ reason: String, logger: Logger) {
         failures += 1

@@ -209,6 +209,46 @@ struct ListenerTests {
         #expect(stopLatency < .seconds(1))
     }
 
+    @Test(
+        "with several hosts it follows target_session_attrs: read-write skips a read-only server",
+        arguments: [("read-write", false), ("any", true)]
+    )
+    func multiHostFollowsSessionAttributes(attributes: String, expectOnReadOnly: Bool) async throws {
+        let directory = try makeClusterDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let readOnly = PrivateCluster(directory: directory, port: 55439, logger: logger)
+        defer { try? readOnly.stop() }
+        _ = try readOnly.start()
+        try await TestPostgres.withDatabase { database in
+            // The read-only server stands in for a standby: libpq judges both by default_transaction_read_only.
+            _ = try psql(readOnly, "CREATE DATABASE \"\(database.name)\"")
+            _ = try psql(readOnly, "ALTER SYSTEM SET default_transaction_read_only = on")
+            _ = try psql(readOnly, "SELECT pg_reload_conf()")
+            let server = database.configuration
+            let conninfo =
+                "host=\(readOnly.socketDirectory),\(server.value(for: "host") ?? "localhost") "
+                + "port=\(readOnly.port),\(server.value(for: "port") ?? "5432") "
+                + "user=\(server.value(for: "user") ?? "postgres") dbname=\(database.name) "
+                + "target_session_attrs=\(attributes)"
+            let listener = PostgresListener(
+                configuration: try PostgresConfiguration(conninfo), channels: ["c"], logger: logger)
+            let admin = try await database.connect()
+            _ = try await withRunningListener(listener) {
+                #expect(try await nextEvent(listener) == .sweep(reason: .connected))
+                let onReadOnly = try psql(
+                    readOnly,
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'invoiceflow-listener'")
+                #expect(onReadOnly == (expectOnReadOnly ? "1" : "0"))
+                if !expectOnReadOnly {
+                    _ = try await listenerBackend(admin, database: database.name)
+                    try await admin.execute("SELECT pg_notify('c', 'primary')")
+                    #expect(try await nextEvent(listener) == .notification(channel: "c", payload: "primary"))
+                }
+            }
+            await admin.close()
+        }
+    }
+
     @Test("stops within a second when it never reached a server")
     func stopsWhenNeverConnected() async throws {
         let nowhere = try PostgresConfiguration("host=/tmp/invoiceflow-no-such-server port=5 user=nobody")
