@@ -10,7 +10,8 @@
 --   * organisation data (no invoice key): all rows or none;
 --   * a refusal shows as "error <SQLSTATE>" (42501 = no privilege).
 -- A view whose rows are a narrower selection than "every invoice I may see" (my_invoices, my_tasks) gets
--- its own rule in view_rule below.
+-- its own rule in view_rule below. Finally, the definer helper invoice_visible(), which the commands use
+-- to decide what they may disclose, must agree with the policy for every viewer.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/personas.sql
