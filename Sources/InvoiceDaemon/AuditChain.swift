@@ -76,7 +76,8 @@ public enum AuditChain {
             await connection.close()
             guard let row = rows.first, let id = try row.decode("id", as: Int64?.self) else { return nil }
             return Anchor(
-                id: id, hash: try row.decode("hash", as: String.self), anchoredAt: try row.decode("at", as: String.self))
+                id: id, hash: try row.decode("hash", as: String.self), anchoredAt: try row.decode("at", as: String.self)
+            )
         } catch {
             await connection.close()
             throw error

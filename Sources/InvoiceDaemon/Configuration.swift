@@ -42,7 +42,9 @@ public struct Configuration: Sendable {
     /// Every key the daemon understands, with its meaning; `config check` and the docs list them.
     public static let keys: [Key] = [
         Key("INVOICEFLOW_CONFIG", "path of a configuration file of KEY=value lines (environment only)"),
-        Key("INVOICEFLOW_DATABASE_URL", "libpq URL or conninfo; unset: a private cluster under the data directory", secret: true),
+        Key(
+            "INVOICEFLOW_DATABASE_URL", "libpq URL or conninfo; unset: a private cluster under the data directory",
+            secret: true),
         Key("INVOICEFLOW_DATA_DIR", "local state of a first-run installation (default ./var)"),
         Key("INVOICEFLOW_PG_BIN", "directory of initdb/pg_ctl for the private cluster (default: found automatically)"),
         Key("INVOICEFLOW_POOL_SIZE", "database connections of the daemon, 1...64 (default 4)"),
@@ -111,7 +113,8 @@ public struct Configuration: Sendable {
 
         if let raw = value("INVOICEFLOW_POOL_SIZE") {
             guard let size = Int(raw), (1...64).contains(size) else {
-                throw ConfigurationError(key: "INVOICEFLOW_POOL_SIZE", problem: "must be a whole number from 1 to 64, not \"\(raw)\"")
+                throw ConfigurationError(
+                    key: "INVOICEFLOW_POOL_SIZE", problem: "must be a whole number from 1 to 64, not \"\(raw)\"")
             }
             poolSize = size
         } else {
@@ -121,7 +124,8 @@ public struct Configuration: Sendable {
         if let raw = value("INVOICEFLOW_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw.lowercased()) else {
                 let allowed = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ConfigurationError(key: "INVOICEFLOW_LOG_LEVEL", problem: "must be one of \(allowed), not \"\(raw)\"")
+                throw ConfigurationError(
+                    key: "INVOICEFLOW_LOG_LEVEL", problem: "must be one of \(allowed), not \"\(raw)\"")
             }
             logLevel = level
         } else {
@@ -130,7 +134,8 @@ public struct Configuration: Sendable {
 
         if let raw = value("INVOICEFLOW_LOG_FORMAT") {
             guard let format = LogFormat(rawValue: raw.lowercased()) else {
-                throw ConfigurationError(key: "INVOICEFLOW_LOG_FORMAT", problem: "must be auto, text or json, not \"\(raw)\"")
+                throw ConfigurationError(
+                    key: "INVOICEFLOW_LOG_FORMAT", problem: "must be auto, text or json, not \"\(raw)\"")
             }
             logFormat = format
         } else {
@@ -157,7 +162,8 @@ enum ConfigurationFile {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigurationError(key: "INVOICEFLOW_CONFIG", problem: "cannot read \(path): \(error.localizedDescription)")
+            throw ConfigurationError(
+                key: "INVOICEFLOW_CONFIG", problem: "cannot read \(path): \(error.localizedDescription)")
         }
         var values: [String: String] = [:]
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -145,7 +145,7 @@ public struct Migrator: Sendable {
             try await connection.transaction { connection in
                 try connection.execute(script: migration.sql)
                 let elapsed = ContinuousClock.now - started
-                let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+                let milliseconds = Int(elapsed / .milliseconds(1))
                 try connection.execute(
                     """
                     INSERT INTO \(unescaped: Self.historyTable) (version, file_name, checksum, duration_ms)

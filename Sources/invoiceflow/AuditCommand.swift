@@ -13,7 +13,9 @@ struct Audit: AsyncParsableCommand {
 
         @OptionGroup var options: SharedOptions
 
-        @Option(name: .long, help: "An anchor file written by `audit anchor`: also check the chain still passes through it.")
+        @Option(
+            name: .long, help: "An anchor file written by `audit anchor`: also check the chain still passes through it."
+        )
         var anchor: String?
 
         func run() async throws {
@@ -31,7 +33,9 @@ struct Audit: AsyncParsableCommand {
                 throw error
             }
             if result.intact {
-                print("audit chain intact: \(result.checkedRows) rows checked, head \(result.headID.map(String.init) ?? "none")")
+                print(
+                    "audit chain intact: \(result.checkedRows) rows checked, head \(result.headID.map(String.init) ?? "none")"
+                )
             } else {
                 print(
                     "audit chain BROKEN at row \(result.firstBrokenID.map(String.init) ?? "?") "

@@ -37,7 +37,9 @@ struct EmbeddedMigrationsTests {
     @Test("no migration manages its own transaction: the migrator runs each file in one")
     func noTransactionControl() throws {
         for migration in try InvoiceSchema.migrations() {
-            let lines = migration.sql.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
+            let lines = migration.sql.split(separator: "\n").map {
+                $0.trimmingCharacters(in: .whitespaces).uppercased()
+            }
             #expect(!lines.contains { $0 == "BEGIN;" || $0 == "COMMIT;" }, "\(migration.fileName)")
             #expect(!migration.sql.uppercased().contains("INDEX CONCURRENTLY"), "\(migration.fileName)")
         }

@@ -32,7 +32,8 @@ struct MigratorTests {
         #expect(second.alreadyApplied == 2)
 
         let rows = try await connection.query(
-            "SELECT count(*)::int AS n, bool_and(length(checksum) = 64) AS hex FROM public.invoiceflow_schema_migrations")
+            "SELECT count(*)::int AS n, bool_and(length(checksum) = 64) AS hex FROM public.invoiceflow_schema_migrations"
+        )
         #expect(try rows[0].decode("n", as: Int.self) == 2)
         #expect(try rows[0].decode("hex", as: Bool.self))
         let people = try await connection.query("SELECT count(*)::int AS n FROM people")
