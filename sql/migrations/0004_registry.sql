@@ -89,6 +89,12 @@ CREATE UNIQUE INDEX invoice_duplicate_by_date_key ON invoiceflow.invoice
     (counterparty_id, supplier_invoice_number_norm, supplier_invoice_date) WHERE stage <> 'withdrawn';
 CREATE UNIQUE INDEX invoice_duplicate_by_amount_key ON invoiceflow.invoice
     (counterparty_id, supplier_invoice_number_norm, amount_minor) WHERE stage <> 'withdrawn';
+CREATE UNIQUE INDEX invoice_intercompany_duplicate_by_date_key ON invoiceflow.invoice
+    (receiving_subdivision_id, paying_subdivision_id, supplier_invoice_number_norm, supplier_invoice_date)
+    WHERE stage <> 'withdrawn' AND receiving_subdivision_id IS NOT NULL;
+CREATE UNIQUE INDEX invoice_intercompany_duplicate_by_amount_key ON invoiceflow.invoice
+    (receiving_subdivision_id, paying_subdivision_id, supplier_invoice_number_norm, amount_minor)
+    WHERE stage <> 'withdrawn' AND receiving_subdivision_id IS NOT NULL;
 
 CREATE TABLE invoiceflow.attachment (
     id bigint GENERATED ALWAYS AS IDENTITY CONSTRAINT attachment_pkey PRIMARY KEY,

@@ -26,7 +26,10 @@ BEGIN
         RAISE EXCEPTION 'not allowed: the caller is not an active employee (session user %)', session_user
             USING ERRCODE = 'IF002';
     END IF;
-    IF invoiceflow_private.caller_is('invoiceflow_auditor') THEN
+    -- Auditors never write, neither in their own session nor through the daemon acting for them.
+    IF invoiceflow_private.caller_is('invoiceflow_auditor') OR EXISTS (
+        SELECT FROM invoiceflow.employee AS e JOIN pg_catalog.pg_roles AS r ON r.rolname = e.login_role
+        WHERE e.id = v_me AND pg_catalog.pg_has_role(r.oid, 'invoiceflow_auditor', 'MEMBER')) THEN
         RAISE EXCEPTION 'not allowed: auditors read, they do not write' USING ERRCODE = 'IF002';
     END IF;
     RETURN v_me;
@@ -83,6 +86,7 @@ BEGIN
       AND i.stage <> 'withdrawn'
       AND i.counterparty_id IS NOT DISTINCT FROM p_invoice.counterparty_id
       AND i.receiving_subdivision_id IS NOT DISTINCT FROM p_invoice.receiving_subdivision_id
+      AND (i.receiving_subdivision_id IS NULL OR i.paying_subdivision_id = p_invoice.paying_subdivision_id)
       AND i.supplier_invoice_number_norm = invoiceflow.normalize_invoice_number(p_invoice.supplier_invoice_number)
       AND (i.supplier_invoice_date = p_invoice.supplier_invoice_date OR i.amount_minor = p_invoice.amount_minor)
     ORDER BY i.id LIMIT 1;

@@ -5,7 +5,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/company.sql
 
-SELECT plan(30);
+SELECT plan(32);
 
 -- sqlstate | column | message | detail of whatever the statement raises, run as the current persona.
 CREATE FUNCTION fx.error_of(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -73,6 +73,12 @@ SELECT is(fx.error_of(format($f$SELECT invoiceflow.create_invoice(p_invoice_type
         p_supplier_invoice_date => current_date - 3, p_amount_minor => 1, p_purpose => 'x')$f$, fx.sub('wh'), fx.cp('medsupply'))),
     'IF004 | p_supplier_invoice_number | duplicate invoice: the same receiver, supplier invoice number and date or amount as an existing invoice',
     'an initiator of another subdivision is refused but learns nothing about the earlier invoice');
+SELECT throws_ok(format($f$SELECT invoiceflow.create_invoice(p_invoice_type => 'intercompany', p_paying_subdivision_id => %s,
+        p_receiving_subdivision_id => %s, p_supplier_invoice_number => 'вг 7', p_supplier_invoice_date => current_date - 30,
+        p_amount_minor => 120000000, p_purpose => 'x')$f$, fx.sub('wh'), fx.sub('ho')),
+    'IF004', NULL, 'intercompany invoices are matched on the receiving subdivision');
+SELECT has_index('invoiceflow', 'invoice', 'invoice_intercompany_duplicate_by_amount_key',
+    'with their own unique backstop');
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION fx_treasurer;
 SELECT ok(invoiceflow_private.invoice_visible(fx.inv('payment')) AND NOT invoiceflow_private.invoice_visible(fx.inv('draft')),

@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/company.sql
 
-SELECT plan(41);
+SELECT plan(42);
 
 -- ---------------------------------------------------------------- the chain after normal work
 SELECT ok((SELECT count(*) FROM invoiceflow.audit_log) > 90, 'the fixture''s commands wrote an audit trail');
@@ -149,6 +149,16 @@ SELECT set_config('invoiceflow.acting_employee', '', true);
 \o
 \o /dev/null
 SELECT set_config('invoiceflow.channel', '', true);
+\o
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION invoiceflow_daemon;
+\o /dev/null
+SELECT set_config('invoiceflow.acting_employee', fx.emp('auditor')::text, true);
+\o
+SELECT throws_ok(format($$SELECT invoiceflow.add_comment(%s, 'x')$$, fx.inv('approval')), 'IF002', NULL,
+    'the daemon acting for an auditor cannot write either');
+\o /dev/null
+SELECT set_config('invoiceflow.acting_employee', '', true);
 \o
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT concat_ws('/', channel, session_role, actor_employee_id, acting_for_employee_id) FROM invoiceflow.audit_log WHERE id > :a0),
