@@ -1,4 +1,5 @@
 internal import CLibPQ
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -13,10 +14,15 @@ final class LibPQConnection {
     let handle: OpaquePointer
     /// A separate cancel object, so another thread can ask the server to cancel the running statement.
     let canceller: QueryCanceller?
+    /// Where server notices and warnings go; libpq would otherwise print them to stderr. Retained here
+    /// because libpq holds only an unretained pointer to it.
+    private let notices: NoticeLog
 
-    private init(handle: OpaquePointer) {
+    private init(handle: OpaquePointer, logger: Logger?) {
         self.handle = handle
         self.canceller = PQgetCancel(handle).map(QueryCanceller.init)
+        self.notices = NoticeLog(logger: logger)
+        PQsetNoticeReceiver(handle, noticeReceiver, Unmanaged.passUnretained(notices).toOpaque())
     }
 
     deinit {
@@ -26,11 +32,16 @@ final class LibPQConnection {
     /// Connects (blocking, bounded by the configuration's `connect_timeout`) and applies the session
     /// settings that make the text format unambiguous: UTC, ISO dates, ISO 8601 intervals, and
     /// round-trippable floats.
-    static func connect(_ configuration: PostgresConfiguration) throws(PostgresError) -> LibPQConnection {
+    ///
+    /// Server notices (`NOTICE: table "x" does not exist, skipping`) go to `logger` at debug level and
+    /// warnings at warning level; without a logger they are dropped.
+    static func connect(_ configuration: PostgresConfiguration, logger: Logger? = nil) throws(PostgresError)
+        -> LibPQConnection
+    {
         guard let handle = PQconnectdb(configuration.conninfo) else {
             throw PostgresError(code: .unableToConnect, message: "libpq could not allocate a connection")
         }
-        let connection = LibPQConnection(handle: handle)
+        let connection = LibPQConnection(handle: handle, logger: logger)
         guard PQstatus(handle) == CONNECTION_OK else {
             throw PostgresError(
                 code: .unableToConnect,
@@ -192,6 +203,35 @@ final class LibPQConnection {
             constraint: field("n"), table: field("t"), column: field("c"), schema: field("s"), context: field("W"),
             severity: field("V"), query: query)
     }
+}
+
+/// Receives the notices of one connection. Used only on the connection's thread, inside libpq calls.
+final class NoticeLog {
+    let logger: Logger?
+    init(logger: Logger?) { self.logger = logger }
+
+    func receive(_ result: OpaquePointer) {
+        guard let logger else { return }
+        func field(_ code: Character) -> String {
+            PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) } ?? ""
+        }
+        let severity = field("V")
+        let metadata: Logger.Metadata = [
+            "postgres.sqlstate": "\(field("C"))", "postgres.severity": "\(severity)",
+            "postgres.message": "\(field("M"))",
+        ]
+        if severity == "WARNING" {
+            logger.warning("PostgreSQL warning", metadata: metadata)
+        } else {
+            logger.debug("PostgreSQL notice", metadata: metadata)
+        }
+    }
+}
+
+/// A C function (no captures) that forwards to the connection's ``NoticeLog``.
+private func noticeReceiver(_ context: UnsafeMutableRawPointer?, _ result: OpaquePointer?) {
+    guard let context, let result else { return }
+    Unmanaged<NoticeLog>.fromOpaque(context).takeUnretainedValue().receive(result)
 }
 
 /// What libpq reports about the transaction on a connection.

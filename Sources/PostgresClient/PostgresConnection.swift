@@ -51,7 +51,7 @@ public actor PostgresConnection {
     }
 
     private func open() throws(PostgresError) {
-        let opened = try LibPQConnection.connect(configuration)
+        let opened = try LibPQConnection.connect(configuration, logger: logger)
         libpq = opened
         canceller.withLock { $0 = opened.canceller }
         logger.debug(

@@ -105,3 +105,61 @@ struct ConnectionBasicsTests {
         await connection.close()
     }
 }
+
+/// Collects log records so tests can look at what was logged.
+final class CapturedLogs: Sendable {
+    struct Record: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: Logger.Metadata
+    }
+
+    private let records = Recorder<[Record]>([])
+
+    /// A logger (at trace level) whose records land here.
+    var logger: Logger {
+        var logger = Logger(label: "captured") { _ in Handler(logs: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    var all: [Record] { records.value }
+
+    fileprivate func append(_ record: Record) { records.update { $0.append(record) } }
+
+    private struct Handler: LogHandler {
+        let logs: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            logs.append(
+                Record(
+                    level: event.level, message: event.message.description,
+                    metadata: metadata.merging(event.metadata ?? [:]) { $1 }))
+        }
+    }
+}
+
+@Suite("Server notices")
+struct NoticeTests {
+    @Test("notices and warnings go to the logger, not to stderr")
+    func notices() async throws {
+        let logs = CapturedLogs()
+        let configuration = try TestPostgres.serverConfiguration()
+        let connection = try await PostgresConnection.connect(configuration, logger: logs.logger)
+        try await connection.execute(script: "DROP TABLE IF EXISTS no_such_table_here")
+        try await connection.execute(script: "DO $$ BEGIN RAISE WARNING 'approval overdue'; END $$")
+        let notice = logs.all.first { $0.message == "PostgreSQL notice" }
+        #expect(notice?.level == .debug)
+        #expect(notice?.metadata["postgres.message"]?.description.contains("does not exist") == true)
+        #expect(notice?.metadata["postgres.sqlstate"]?.description == "00000")
+        let warning = logs.all.first { $0.message == "PostgreSQL warning" }
+        #expect(warning?.level == .warning)
+        #expect(warning?.metadata["postgres.message"]?.description == "approval overdue")
+        await connection.close()
+    }
+}
