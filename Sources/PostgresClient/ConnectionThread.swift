@@ -63,6 +63,8 @@ final class ConnectionThread: SerialExecutor, @unchecked Sendable {
     }
 
     private func run() {
+        // Set from inside the thread, so Foundation also names the OS thread (top, gdb, /proc).
+        Thread.current.name = name
         condition.lock()
         threadID = pthread_self()
         condition.broadcast()

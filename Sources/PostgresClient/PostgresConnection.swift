@@ -31,7 +31,7 @@ public actor PostgresConnection {
     private init(configuration: PostgresConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.thread = ConnectionThread(name: "postgres-connection")
+        self.thread = ConnectionThread(name: "pg-connection")
     }
 
     deinit {
