@@ -40,7 +40,8 @@ struct AuditCommandTests {
 
         let (anchorStatus, anchorOutput) = try await run(["audit", "anchor", anchorFile], on: database)
         #expect(anchorStatus == 0, "\(anchorOutput)")
-        let anchor = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: anchorFile)))
+        let anchor =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: anchorFile)))
             as? [String: Any]
         #expect(anchor?["id"] as? Int == 5)
         #expect((anchor?["hash"] as? String)?.count == 64)
