@@ -4,6 +4,10 @@ import Testing
 
 @testable import PostgresClient
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A connection to the test server's maintenance database, for tests that create no tables.
 func serverConnection(applicationName: String = "invoiceflow-tests") async throws -> PostgresConnection {
     let configuration = try TestPostgres.serverConfiguration().setting("application_name", applicationName)
@@ -72,6 +76,39 @@ struct ConnectionBasicsTests {
             return error.code.isConnectionLoss && error.code == .unableToConnect
                 && !error.message.contains("sekret") && !"\(error)".contains("sekret")
         }
+    }
+
+    @Test("multi-host syntax: a dead first host is skipped and the read-write server is used")
+    func multiHostFailover() async throws {
+        let server = try TestPostgres.serverConfiguration()
+        let host = try #require(server.value(for: "host"), "the test server URL must name a host or socket directory")
+        let port = server.value(for: "port") ?? "5432"
+        let configuration =
+            server
+            .setting("host", "127.0.0.1,\(host)")
+            .setting("port", "1,\(port)")
+            .setting("target_session_attrs", "read-write")
+        let connection = try await PostgresConnection.connect(configuration, logger: TestPostgres.silentLogger)
+        let readOnly = try await connection.query("SELECT current_setting('transaction_read_only') AS ro")[0]
+        #expect(try readOnly.decode("ro", as: String.self) == "off")
+        await connection.close()
+    }
+
+    @Test("connect_timeout bounds a connection attempt to a server that never answers")
+    func connectTimeout() async throws {
+        // A listening socket that nobody accepts from: TCP connects, but the startup packet gets no reply.
+        let silent = try SilentListener()
+        let configuration = try PostgresConfiguration(
+            "host=127.0.0.1 port=\(silent.port) user=x dbname=x connect_timeout=1")
+        let started = ContinuousClock.now
+        let error = try await #require(throws: PostgresError.self) {
+            _ = try await PostgresConnection.connect(configuration, logger: TestPostgres.silentLogger)
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(error.code == .unableToConnect)
+        #expect(elapsed >= .milliseconds(900))
+        #expect(elapsed < .seconds(5))
+        _ = silent
     }
 
     @Test("execute returns the number of affected rows; a script runs several statements")
@@ -162,4 +199,33 @@ struct NoticeTests {
         #expect(warning?.metadata["postgres.message"]?.description == "approval overdue")
         await connection.close()
     }
+}
+
+/// A TCP socket on 127.0.0.1 that listens but never accepts or answers, to exercise client timeouts.
+final class SilentListener {
+    let descriptor: Int32
+    let port: UInt16
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length) == 0 && listen(descriptor, 4) == 0
+                    && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard descriptor >= 0, bound else {
+            close(descriptor)
+            throw PostgresError(code: .internalError, message: "no test socket")
+        }
+        self.descriptor = descriptor
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { close(descriptor) }
 }
