@@ -24,6 +24,7 @@ Modes (flags combine):
 
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import signal
@@ -71,7 +72,7 @@ class Recorder:
             "mail_from": envelope.mail_from,
             "mail_options": envelope.mail_options,
             "rcpt_tos": envelope.rcpt_tos,
-            "tls": session.ssl is not None,
+            "tls": self.options.tls == "implicit" or session.ssl is not None,
             "authenticated": bool(session.authenticated),
             "peer_port": session.peer[1],
         }
@@ -82,7 +83,7 @@ class Recorder:
 
 def authenticate(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER and auth_data.password == PASSWORD
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)
 
 
 class ScriptedSMTP(SMTP):
@@ -120,7 +121,8 @@ async def main(options):
             tls_context=tls_context if options.tls == "starttls" else None,
             require_starttls=options.tls == "starttls",
             auth_required=options.auth,
-            auth_require_tls=not options.auth_over_plaintext,
+            # aiosmtpd only counts STARTTLS as TLS; an implicit-TLS session is encrypted too.
+            auth_require_tls=not options.auth_over_plaintext and options.tls != "implicit",
             authenticator=authenticate,
             inject_after_starttls=options.inject_after_starttls,
             timeout=60,
@@ -158,5 +160,16 @@ def parse_arguments(argv):
     return options
 
 
+def die_with_parent():
+    """Unblock the stop signals (a parent's thread may have blocked them, and the mask is
+    inherited) and ask Linux to send SIGTERM when the test process dies."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 if __name__ == "__main__":
+    die_with_parent()
     asyncio.run(main(parse_arguments(sys.argv[1:])))

@@ -48,16 +48,22 @@ enum HeaderText {
 
     /// Splits `text` into B encoded words. The first word fits `firstBudget` characters (what is
     /// left of the first line), the others 75. Words end only between grapheme clusters, or between
-    /// scalars of a cluster too long for one word, so no decoder ever sees half a character.
+    /// scalars of a cluster too long for one word, so no decoder ever sees half a character; they
+    /// preferably end just after a space, so that decoders which wrongly keep the folding white
+    /// space between encoded words (Python's address parser does) at worst double a space
+    /// rather than split a word.
     static func encodedWords(_ text: String, firstBudget: Int) -> [String] {
         func capacity(_ budget: Int) -> Int { max(1, (budget - encodedWordOverhead) / 4) * 3 }
         var words: [String] = []
         var current: [UInt8] = []
+        var afterLastSpace: Int?
         var limit = capacity(min(firstBudget, maximumEncodedWordLength))
-        func flush() {
-            guard !current.isEmpty else { return }
-            words.append("=?UTF-8?B?" + Data(current).base64EncodedString() + "?=")
-            current = []
+        func flush(keeping carried: Int = 0) {
+            guard current.count > carried else { return }
+            let rest = Array(current.suffix(carried))
+            words.append("=?UTF-8?B?" + Data(current.dropLast(carried)).base64EncodedString() + "?=")
+            current = rest
+            afterLastSpace = nil
             limit = capacity(maximumEncodedWordLength)
         }
         for character in text {
@@ -65,8 +71,13 @@ enum HeaderText {
             if current.count + bytes.count <= limit {
                 current += bytes
             } else if bytes.count <= capacity(maximumEncodedWordLength) {
-                flush()
-                current = bytes
+                if let afterLastSpace, afterLastSpace * 2 >= limit {
+                    flush(keeping: current.count - afterLastSpace)
+                } else {
+                    flush()
+                }
+                if current.count + bytes.count > limit { flush() }
+                current += bytes
             } else {
                 // A cluster longer than a whole word (long emoji sequences, stacked accents):
                 // fall back to scalar boundaries, which still never split a UTF-8 sequence.
@@ -76,6 +87,7 @@ enum HeaderText {
                     current += scalarBytes
                 }
             }
+            if character == " " { afterLastSpace = current.count }
         }
         flush()
         return words

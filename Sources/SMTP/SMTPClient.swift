@@ -94,7 +94,8 @@ public final class SMTPClient: Sendable {
                 from: configuration.sender, to: [recipient],
                 subject: "Проверка почты InvoiceFlow — test message",
                 textBody: "Это проверочное письмо InvoiceFlow.\nThis is an InvoiceFlow test message.\n",
-                htmlBody: "<p>Это проверочное письмо <b>InvoiceFlow</b>.</p><p>This is an InvoiceFlow test message.</p>",
+                htmlBody:
+                    "<p>Это проверочное письмо <b>InvoiceFlow</b>.</p><p>This is an InvoiceFlow test message.</p>",
                 messageID: try MessageID.random(domain: domain), date: date)
         } catch {
             return DeliveryOutcome(kind: .configuration, phase: .message, reply: nil, detail: "\(error)")

@@ -50,7 +50,9 @@ public struct SMTPTimeouts: Sendable, Hashable {
 }
 
 /// A user name and password for AUTH PLAIN or LOGIN. Never printed.
-public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible {
+public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable
+{
     /// The login.
     public let user: String
     /// The password.
@@ -64,6 +66,10 @@ public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible {
 
     /// Names the user only.
     public var description: String { "\(user) (password hidden)" }
+    /// Names the user only.
+    public var debugDescription: String { description }
+    /// Hides the password from `dump` and reflection too.
+    public var customMirror: Mirror { Mirror(self, children: ["user": user]) }
 }
 
 /// Why a relay configuration was refused.
@@ -106,9 +112,9 @@ public struct SMTPConfiguration: Sendable {
     ///
     /// User and password are percent-decoded, so `p%40ss` is `p@ss`. Credentials with `tls=none`
     /// are refused: they would cross the network in clear text.
-    public init(url: String, caFile: String? = nil, sender: Mailbox, allowPlaintext: Bool = false) throws(
-        SMTPConfigurationError
-    ) {
+    public init(url: String, caFile: String? = nil, sender: Mailbox, allowPlaintext: Bool = false)
+        throws(SMTPConfigurationError)
+    {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw SMTPConfigurationError(description: "the SMTP URL is not a URL")
         }

@@ -123,7 +123,8 @@ final class SMTPSession {
         } else {
             let offered = mechanisms.isEmpty ? "none" : mechanisms.sorted().joined(separator: " ")
             throw DeliveryFailure(
-                .configuration, .authentication, "no common AUTH mechanism (offered: \(offered); we speak PLAIN, LOGIN)")
+                .configuration, .authentication, "no common AUTH mechanism (offered: \(offered); we speak PLAIN, LOGIN)"
+            )
         }
         guard reply.code == 235 else { throw refusal(reply, in: .authentication, "authentication failed") }
     }
@@ -135,7 +136,8 @@ final class SMTPSession {
         let timeouts = configuration.timeouts
         if let limit = capabilities.maximumMessageSize, limit > 0, message.bytes.count > limit {
             throw DeliveryFailure(
-                .permanent, .message, "the message has \(message.bytes.count) octets; the relay accepts at most \(limit)")
+                .permanent, .message,
+                "the message has \(message.bytes.count) octets; the relay accepts at most \(limit)")
         }
         var parameters = ""
         if capabilities.maximumMessageSize != nil { parameters += " SIZE=\(message.bytes.count)" }
@@ -207,7 +209,8 @@ final class SMTPSession {
         return try readReply(in: phase, deadline: deadline)
     }
 
-    private func write(_ bytes: [UInt8], in phase: SMTPPhase, deadline: ContinuousClock.Instant) throws(DeliveryFailure) {
+    private func write(_ bytes: [UInt8], in phase: SMTPPhase, deadline: ContinuousClock.Instant) throws(DeliveryFailure)
+    {
         do {
             try stream.write(bytes, deadline: deadline)
         } catch {
@@ -216,7 +219,8 @@ final class SMTPSession {
         }
     }
 
-    private func readReply(in phase: SMTPPhase, deadline: ContinuousClock.Instant) throws(DeliveryFailure) -> SMTPReply {
+    private func readReply(in phase: SMTPPhase, deadline: ContinuousClock.Instant) throws(DeliveryFailure) -> SMTPReply
+    {
         do {
             while true {
                 if let reply = try parser.nextReply() {

@@ -113,7 +113,8 @@ final class SocketStream: ByteStream {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { throw .timedOut }
             let slice = min(remaining, .milliseconds(200))
-            let milliseconds = Int32(slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = Int32(
+                slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000)
             var descriptorSet = pollfd(fd: descriptor, events: events, revents: 0)
             let ready = poll(&descriptorSet, 1, max(1, milliseconds))
             if ready > 0 { return }

@@ -42,7 +42,8 @@ final class TLSContext: @unchecked Sendable {
             }
         } else {
             guard SSL_CTX_set_default_verify_paths(context) == 1 else {
-                throw SMTPConfigurationError(description: "cannot load the system CA store: \(TLSContext.drainErrors())")
+                throw SMTPConfigurationError(
+                    description: "cannot load the system CA store: \(TLSContext.drainErrors())")
             }
         }
     }
@@ -55,7 +56,8 @@ final class TLSContext: @unchecked Sendable {
         while case let code = ERR_get_error(), code != 0 {
             var buffer = [CChar](repeating: 0, count: 256)
             ERR_error_string_n(code, &buffer, buffer.count)
-            messages.append(String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            messages.append(
+                String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return messages.isEmpty ? "no OpenSSL error" : messages.joined(separator: "; ")
     }
@@ -67,7 +69,9 @@ final class TLSContext: @unchecked Sendable {
 final class TLSStream: ByteStream {
     private let ssl: OpaquePointer
     private let socket: SocketStream
-    private var shutDown = false
+    /// True until the handshake completes and again after a fatal error: OpenSSL forbids
+    /// SSL_shutdown in both states.
+    private var shutDown = true
 
     /// Performs the client handshake and verifies the server's certificate for `host`: SNI and a
     /// DNS-name check for names, an IP-address check (and no SNI, RFC 6066 §3) for literals.
@@ -106,6 +110,7 @@ final class TLSStream: ByteStream {
                 throw Self.failure(error, during: "TLS handshake")
             }
         }
+        shutDown = false
         // Belt and braces: SSL_get_verify_result is also OK when no certificate was sent.
         guard let certificate = SSL_get1_peer_certificate(ssl) else {
             throw .certificateRejected("the server sent no certificate")

@@ -1,0 +1,318 @@
+import Foundation
+import InvoiceTestSupport
+import Logging
+import Testing
+
+@testable import SMTP
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Against a real SMTP server (aiosmtpd, scripts/smtp-test-server.py) with a real test CA.
+/// Serialized: the test-server control blocks its thread while starting and decoding, and
+/// parallel tests would starve each other's timing on a 2-core machine.
+@Suite(
+    "SMTP delivery against aiosmtpd", .serialized, .enabled(if: SMTPTestServer.isAvailable, "aiosmtpd venv missing"))
+struct SMTPDeliveryTests {
+    static let logger = Logger(label: "smtp-tests")
+    static let subject = "Согласуйте счёт №INV-2026-000042 на 1 234 567,89 ₽ от ООО «Ромашка» — срок до 30 ноября"
+    static let text = """
+        Здравствуйте, Иван Петрович!
+
+        Вам на согласование поступил счёт №INV-2026-000042.
+        .Строка с точкой в начале
+        .
+        Сумма: 1 234 567,89 ₽ 💸
+        """
+    static let html = "<p>Здравствуйте, <b>Иван Петрович</b>!</p>\n<p>Счёт №INV-2026-000042 — 1 234 567,89 ₽</p>"
+    static let senderName = "InvoiceFlow — уведомления"
+    static let recipientName = "Иванов Иван Петрович (финансовый директор)"
+
+    private func configuration(
+        _ server: SMTPTestServer, scheme: String = "smtps", host: String = "localhost", credentials: Bool = true,
+        query: String = "", caFile: String? = nil
+    ) throws -> SMTPConfiguration {
+        let login = credentials ? "\(SMTPTestServer.user):\(SMTPTestServer.password)@" : ""
+        var configuration = try SMTPConfiguration(
+            url: "\(scheme)://\(login)\(host):\(server.port)\(query)", caFile: caFile ?? server.caFile,
+            sender: Mailbox(displayName: Self.senderName, address: "noreply@invoiceflow.test"), allowPlaintext: true)
+        configuration.timeouts = .uniform(.seconds(10))
+        return configuration
+    }
+
+    private func message(to address: String = "ivan@example.test", id: String = UUID().uuidString) throws
+        -> RenderedMessage
+    {
+        try MailMessage(
+            from: Mailbox(displayName: Self.senderName, address: "noreply@invoiceflow.test"),
+            to: [Mailbox(displayName: Self.recipientName, address: address)], subject: Self.subject,
+            textBody: Self.text, htmlBody: Self.html, messageID: MessageID("\(id)@invoiceflow.test"), date: Date()
+        ).render()
+    }
+
+    @Test(
+        "Implicit TLS and STARTTLS with AUTH deliver a Cyrillic message that Python decodes to the original",
+        arguments: [("smtps", SMTPTestServer.Options.TLSMode.implicit), ("smtp", .startTLS)])
+    func deliversCyrillic(scheme: String, mode: SMTPTestServer.Options.TLSMode) async throws {
+        var options = SMTPTestServer.Options()
+        options.tls = mode
+        options.requireAuthentication = true
+        let server = try SMTPTestServer(options)
+        let client = try SMTPClient(configuration: configuration(server, scheme: scheme), logger: Self.logger)
+        let rendered = try message()
+        let outcome = await client.send(rendered)
+        #expect(outcome.kind == .sent, "\(outcome)")
+        #expect(outcome.reply?.code == 250)
+        await client.close()
+
+        let file = try #require(try server.deliveredMessages().first)
+        let decoded = try server.decode(file)
+        #expect(decoded.subject == Self.subject)
+        #expect(decoded.fromName == Self.senderName)
+        #expect(decoded.toNames == [Self.recipientName])
+        // policy.default keeps the folding space between encoded words; words end after spaces,
+        // so that costs at most a doubled space, never a split word.
+        #expect(
+            decoded.toNamesDefaultPolicy.map { $0.split(separator: " ").joined(separator: " ") } == [Self.recipientName]
+        )
+        #expect(decoded.toAddresses == ["ivan@example.test"])
+        #expect(decoded.text == Self.text + "\n")
+        #expect(decoded.html == Self.html + "\n")
+        #expect(decoded.messageID == rendered.messageID.description)
+        #expect(decoded.autoSubmitted == "auto-generated")
+        #expect(decoded.defects.isEmpty, "\(decoded.defects)")
+        #expect(decoded.longestLine <= 78)
+        #expect(!decoded.hasBareLineEnds)
+        #expect(decoded.isSevenBit)
+        #expect(decoded.envelope.tls && decoded.envelope.authenticated)
+        #expect(decoded.envelope.mailFrom == "noreply@invoiceflow.test")
+        #expect(decoded.envelope.recipients == ["ivan@example.test"])
+        #expect(decoded.envelope.mailOptions == ["SIZE=\(rendered.bytes.count)"])
+        // What the server stored after unstuffing is exactly what we rendered.
+        #expect(Array(try Data(contentsOf: file)) == rendered.bytes)
+    }
+
+    @Test("Leading dots survive quoted-printable and dot-stuffing end to end")
+    func leadingDots() async throws {
+        let server = try SMTPTestServer()
+        let client = try SMTPClient(
+            configuration: configuration(server, scheme: "smtp", credentials: false), logger: Self.logger)
+        let text = ".\n..\n.hidden line\nplain\n. \n"
+        let rendered = try MailMessage(
+            from: Mailbox(address: "noreply@invoiceflow.test"), to: [Mailbox(address: "a@example.test")],
+            subject: "Dots", textBody: text, messageID: MessageID("dots@invoiceflow.test"), date: Date()
+        ).render()
+        #expect(await client.send(rendered).kind == .sent)
+        let decoded = try server.decode(try #require(try server.deliveredMessages().first))
+        #expect(decoded.text == text)
+    }
+
+    @Test("The connection is reused with RSET and NOOP, and replaced after the per-connection cap")
+    func connectionReuse() async throws {
+        var options = SMTPTestServer.Options()
+        options.rejectedRecipient = "nobody@example.test"
+        let server = try SMTPTestServer(options)
+        var configuration = try configuration(server, scheme: "smtp", credentials: false)
+        configuration.maximumMessagesPerConnection = 2
+        configuration.probeAfterIdle = .zero  // every reuse sends NOOP first
+        let client = try SMTPClient(configuration: configuration, logger: Self.logger)
+        #expect(await client.send(try message()).kind == .sent)
+        let refused = await client.send(try message(to: "nobody@example.test"))
+        #expect(refused.kind == .permanent)
+        #expect(refused.phase == .recipient)
+        #expect(refused.reply?.code == 550)
+        #expect(refused.enhancedStatus == "5.1.1")
+        #expect(await client.send(try message()).kind == .sent)  // after RSET, same connection
+        #expect(await client.send(try message()).kind == .sent)  // cap of 2 reached: new connection
+        let ports = try server.deliveredMessages().map { try server.decode($0).envelope.peerPort }
+        #expect(ports.count == 3)
+        #expect(ports[0] == ports[1])
+        #expect(ports[1] != ports[2])
+    }
+
+    @Test("A 4xx reply is a transient outcome and the retry is delivered")
+    func temporaryFailure() async throws {
+        var options = SMTPTestServer.Options()
+        options.temporaryFailures = 1
+        let server = try SMTPTestServer(options)
+        let client = try SMTPClient(
+            configuration: configuration(server, scheme: "smtp", credentials: false), logger: Self.logger)
+        let rendered = try message()
+        let first = await client.send(rendered)
+        #expect(first.kind == .transient)
+        #expect(first.phase == .finalDot)
+        #expect(first.reply?.code == 451)
+        #expect(first.enhancedStatus == "4.3.0")
+        #expect(await client.send(rendered).kind == .sent)
+        #expect(try server.deliveredMessages().count == 1)
+    }
+
+    @Test("A reply lost after the final dot is 'unknown'; the retry sends identical bytes and Message-ID")
+    func droppedAfterFinalDot() async throws {
+        var options = SMTPTestServer.Options()
+        options.dropsAfterFinalDot = 1
+        let server = try SMTPTestServer(options)
+        let client = try SMTPClient(
+            configuration: configuration(server, scheme: "smtp", credentials: false), logger: Self.logger)
+        let rendered = try message()
+        let first = await client.send(rendered)
+        #expect(first.kind == .unknownAfterFinalDot, "\(first)")
+        #expect(first.phase == .finalDot)
+        #expect(first.reply == nil)
+        let second = await client.send(rendered)
+        #expect(second.kind == .sent, "\(second)")
+        let files = try server.deliveredMessages()
+        #expect(files.count == 2)
+        #expect(try files.map { try Data(contentsOf: $0) }.allSatisfy { Array($0) == rendered.bytes })
+    }
+
+    @Test("A message over the announced SIZE is refused before DATA")
+    func tooLarge() async throws {
+        var options = SMTPTestServer.Options()
+        options.maximumMessageSize = 1000
+        let server = try SMTPTestServer(options)
+        let client = try SMTPClient(
+            configuration: configuration(server, scheme: "smtp", credentials: false), logger: Self.logger)
+        let outcome = await client.send(try message())
+        #expect(outcome.kind == .permanent)
+        #expect(outcome.phase == .message)
+        #expect(try server.deliveredMessages().isEmpty)
+    }
+
+    @Test("An IP-address relay is verified against the certificate's IP address")
+    func ipAddressHost() async throws {
+        var options = SMTPTestServer.Options()
+        options.tls = .implicit
+        let server = try SMTPTestServer(options)
+        let client = try SMTPClient(
+            configuration: configuration(server, host: "127.0.0.1", credentials: false), logger: Self.logger)
+        #expect(await client.send(try message()).kind == .sent)
+    }
+
+    enum Refusal: String, CaseIterable, Sendable {
+        case wrongHostCertificate, untrustedCA, systemStoreOnly, noSTARTTLSOffered, injectionAfter220
+        case implicitTLSAgainstPlaintext, authenticationRequiredButNoTLS, wrongPassword
+    }
+
+    @Test("Configuration faults are refused before any message is sent", arguments: Refusal.allCases)
+    func refusals(_ refusal: Refusal) async throws {
+        var options = SMTPTestServer.Options()
+        options.tls = .implicit
+        var scheme = "smtps"
+        var query = ""
+        var credentials = true
+        var caFile: String?
+        var password = SMTPTestServer.password
+        var expectedPhase = SMTPPhase.tls
+        switch refusal {
+        case .wrongHostCertificate: options.certificate = .wrongHost
+        case .untrustedCA: options.certificate = .untrustedIssuer
+        case .systemStoreOnly: caFile = ""
+        case .noSTARTTLSOffered:
+            options.tls = .none
+            scheme = "smtp"
+        case .injectionAfter220:
+            options.tls = .startTLS
+            options.injectAfterSTARTTLS = true
+            scheme = "smtp"
+        case .implicitTLSAgainstPlaintext: options.tls = .none
+        case .authenticationRequiredButNoTLS:
+            options.tls = .none
+            options.requireAuthentication = true
+            options.offerAuthenticationOverPlaintext = true
+            (scheme, query, credentials, expectedPhase) = ("smtp", "?tls=none", false, .mailFrom)
+        case .wrongPassword:
+            options.requireAuthentication = true
+            password = "wrong"
+            expectedPhase = .authentication
+        }
+        let server = try SMTPTestServer(options)
+        var configuration = try configuration(
+            server, scheme: scheme, credentials: credentials, query: query, caFile: caFile)
+        if caFile == "" { configuration.caFile = nil }
+        if refusal == .wrongPassword {
+            configuration.credentials = SMTPCredentials(user: "notifier", password: password)
+        }
+        let client = try SMTPClient(configuration: configuration, logger: Self.logger)
+        let outcome = await client.send(try message())
+        #expect(outcome.kind == .configuration, "\(outcome)")
+        #expect(outcome.phase == expectedPhase, "\(outcome)")
+        #expect(try server.deliveredMessages().isEmpty)
+    }
+
+    @Test("A relay that is down is a transient connection failure")
+    func relayDown() async throws {
+        let port = try Self.closedPort()
+        var configuration = try SMTPConfiguration(
+            url: "smtps://localhost:\(port)", sender: Mailbox(address: "noreply@invoiceflow.test"))
+        configuration.timeouts = .uniform(.seconds(5))
+        let outcome = await SMTPClient.send(
+            try MailMessage(
+                from: configuration.sender, to: [Mailbox(address: "a@example.test")], subject: "s", textBody: "t",
+                messageID: MessageID("down@invoiceflow.test"), date: Date()), configuration: configuration,
+            logger: Self.logger)
+        #expect(outcome.kind == .transient)
+        #expect(outcome.phase == .connect)
+    }
+
+    @Test("A relay that never greets times out within the configured deadline, as a transient outcome")
+    func silentRelay() async throws {
+        let listener = try Self.silentListener()
+        defer { close(listener.descriptor) }
+        var configuration = try SMTPConfiguration(
+            url: "smtps://localhost:\(listener.port)", sender: Mailbox(address: "noreply@invoiceflow.test"))
+        configuration.timeouts = .uniform(.milliseconds(700))
+        let client = try SMTPClient(configuration: configuration, logger: Self.logger)
+        let started = ContinuousClock.now
+        let outcome = await client.send(try message())
+        let elapsed = started.duration(to: .now)
+        #expect(outcome.kind == .transient)
+        #expect(outcome.phase == .tls)
+        #expect(elapsed >= .milliseconds(600) && elapsed < .seconds(3), "\(elapsed)")
+    }
+
+    @Test("Cancelling the sending task ends the wait promptly")
+    func cancellation() async throws {
+        let listener = try Self.silentListener()
+        defer { close(listener.descriptor) }
+        var configuration = try SMTPConfiguration(
+            url: "smtps://localhost:\(listener.port)", sender: Mailbox(address: "noreply@invoiceflow.test"))
+        configuration.timeouts = .uniform(.seconds(60))
+        let client = try SMTPClient(configuration: configuration, logger: Self.logger)
+        let rendered = try message()
+        let started = ContinuousClock.now
+        let outcome = await withTaskGroup(of: DeliveryOutcome.self) { group in
+            group.addTask { await client.send(rendered) }
+            try? await Task.sleep(for: .milliseconds(300))
+            group.cancelAll()
+            return await group.next()!
+        }
+        #expect(outcome.kind == .transient)
+        #expect(started.duration(to: .now) < .seconds(5))
+    }
+
+    /// A loopback port with nothing listening.
+    static func closedPort() throws -> Int {
+        let listener = try silentListener()
+        close(listener.descriptor)
+        return listener.port
+    }
+
+    /// A listening socket that never accepts: connects succeed (backlog), nothing is ever sent.
+    static func silentListener() throws -> (descriptor: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard fd >= 0, bound else { throw TestServerFailure("cannot listen") }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+}
