@@ -168,15 +168,18 @@ struct PostgresPoolTests {
         let order = Recorder<[Int]>([])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                _ = try await pool.withConnection { connection in try connection.query("SELECT pg_sleep(0.3)") }
+                _ = try await pool.withConnection { connection in try connection.query("SELECT pg_sleep(1)") }
             }
             try await Task.sleep(for: .milliseconds(100))
             for index in 0..<5 {
                 group.addTask {
                     try await pool.withConnection { _ in order.update { $0.append(index) } }
                 }
-                // Give each waiter time to queue before the next one.
-                try await Task.sleep(for: .milliseconds(20))
+                // The next waiter is added only once this one is queued.
+                let deadline = ContinuousClock.now + .seconds(1)
+                while await pool.statistics.waiting < index + 1, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(2))
+                }
             }
             try await group.waitForAll()
         }
