@@ -56,6 +56,9 @@ final class ListenerEventBuffer: Sendable {
         var pendingNotifications: Set<Key> = []
         var finished = false
         var waiters: [(id: UInt64, continuation: CheckedContinuation<ListenerEvent?, Never>)] = []
+        /// Consumers between taking an id and registering their continuation.
+        var arriving: Set<UInt64> = []
+        /// Arriving consumers whose task was cancelled meanwhile; they must not register.
         var cancelledWaiters: Set<UInt64> = []
         var nextWaiterID: UInt64 = 0
     }
@@ -111,11 +114,15 @@ final class ListenerEventBuffer: Sendable {
     func next() async -> ListenerEvent? {
         let id = state.withLock { state in
             state.nextWaiterID += 1
+            state.arriving.insert(state.nextWaiterID)
             return state.nextWaiterID
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ListenerEvent?, Never>) in
                 let immediate: ListenerEvent?? = state.withLock { state in
+                    state.arriving.remove(id)
+                    // A cancelled consumer takes nothing, so no event is lost with it.
+                    if state.cancelledWaiters.remove(id) != nil { return .some(nil) }
                     if !state.pending.isEmpty {
                         let event = state.pending.removeFirst()
                         if case .notification(let channel, let payload) = event {
@@ -123,7 +130,7 @@ final class ListenerEventBuffer: Sendable {
                         }
                         return .some(event)
                     }
-                    if state.finished || state.cancelledWaiters.remove(id) != nil { return .some(nil) }
+                    if state.finished { return .some(nil) }
                     state.waiters.append((id, continuation))
                     return .none
                 }
@@ -132,8 +139,9 @@ final class ListenerEventBuffer: Sendable {
         } onCancel: {
             let waiter: CheckedContinuation<ListenerEvent?, Never>? = state.withLock { state in
                 guard let index = state.waiters.firstIndex(where: { $0.id == id }) else {
-                    // Cancelled before the continuation was registered: leave a mark so it is not.
-                    state.cancelledWaiters.insert(id)
+                    // Cancelled before the continuation was registered: leave a mark so it is not. (After it
+                    // was resumed there is nothing to do, and nothing to remember.)
+                    if state.arriving.contains(id) { state.cancelledWaiters.insert(id) }
                     return nil
                 }
                 return state.waiters.remove(at: index).continuation

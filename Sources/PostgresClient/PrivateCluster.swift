@@ -90,7 +90,7 @@ public struct PrivateCluster: Sendable {
             logger.debug("private cluster not running", metadata: ["directory": "\(directory)"])
             return
         }
-        let binaries = try PostgresBinaries.locate(configured: binDirectory)
+        let binaries = try PostgresBinaries.locate(configured: binDirectory ?? matchingBinDirectory)
         let account = try ServiceAccount.resolve(logger: logger)
         try runTool(
             binaries.pgCtl,
@@ -107,12 +107,25 @@ public struct PrivateCluster: Sendable {
         try startServer()
     }
 
+    /// The Debian-style binary directory of the major version the existing cluster was made with: after an
+    /// upgrade installed a newer PostgreSQL beside the old one, the newest server cannot open old data.
+    private var matchingBinDirectory: String? {
+        guard let text = try? String(contentsOfFile: dataDirectory + "/PG_VERSION", encoding: .utf8) else {
+            return nil
+        }
+        let directory = "/usr/lib/postgresql/\(text.trimmingCharacters(in: .whitespacesAndNewlines))/bin"
+        let complete = ["initdb", "pg_ctl"].allSatisfy {
+            FileManager.default.isExecutableFile(atPath: directory + "/" + $0)
+        }
+        return complete ? directory : nil
+    }
+
     /// Everything `start()` does except building the configuration.
     func startServer() throws(PrivateClusterError) {
         let socketFile = "\(socketDirectory)/.s.PGSQL.\(port)"
         // sockaddr_un.sun_path holds 108 bytes including the terminating NUL on Linux (104 on Darwin).
         guard socketFile.utf8.count < 104 else { throw .socketPathTooLong(socketFile) }
-        let binaries = try PostgresBinaries.locate(configured: binDirectory)
+        let binaries = try PostgresBinaries.locate(configured: binDirectory ?? matchingBinDirectory)
         let account = try ServiceAccount.resolve(logger: logger)
         try prepareDirectories(for: account)
         if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {

@@ -56,6 +56,15 @@ struct ListenerBufferTests {
         #expect(await waiting.value == nil)
         buffer.yield(note("kept"))
         #expect(await buffer.next() == note("kept"))
+
+        // Cancelled at once, the consumer may not even have registered yet; it must still take nothing.
+        for round in 0..<200 {
+            let early = Task { await buffer.next() }
+            early.cancel()
+            _ = await early.value
+            buffer.yield(note("\(round)"))
+            #expect(await buffer.next() == note("\(round)"))
+        }
     }
 
     @Test(
