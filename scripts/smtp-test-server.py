@@ -20,6 +20,9 @@ Modes (flags combine):
   --inject-after-starttls        answer STARTTLS with 220 plus extra plaintext replies in the
                                  same write, then stay in plaintext (CVE-2011-0411 class)
   --size N                       advertise SIZE N and refuse larger messages
+  --close-during-data            answer DATA with 354, then drop the connection at once, so a
+                                 client writing the content hits a dead socket (EPIPE/SIGPIPE)
+  --pipelining                   advertise PIPELINING (aiosmtpd reads commands in order anyway)
 """
 
 import argparse
@@ -50,6 +53,12 @@ class Recorder:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.options.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_DATA(self, server, session, envelope):
         self.messages_seen += 1
@@ -89,9 +98,16 @@ def authenticate(server, session, envelope, mechanism, auth_data):
 class ScriptedSMTP(SMTP):
     """aiosmtpd's SMTP with the STARTTLS response-injection fault."""
 
-    def __init__(self, *args, inject_after_starttls=False, **kwargs):
+    def __init__(self, *args, inject_after_starttls=False, close_during_data=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.inject_after_starttls = inject_after_starttls
+        self.close_during_data = close_during_data
+
+    async def smtp_DATA(self, arg):
+        if not self.close_during_data:
+            return await super().smtp_DATA(arg)
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        self.transport.abort()
 
     async def smtp_STARTTLS(self, arg):
         if not self.inject_after_starttls:
@@ -125,6 +141,7 @@ async def main(options):
             auth_require_tls=not options.auth_over_plaintext and options.tls != "implicit",
             authenticator=authenticate,
             inject_after_starttls=options.inject_after_starttls,
+            close_during_data=options.close_during_data,
             timeout=60,
         )
 
@@ -154,6 +171,8 @@ def parse_arguments(argv):
     parser.add_argument("--drop-after-dot-first", type=int, default=0)
     parser.add_argument("--inject-after-starttls", action="store_true")
     parser.add_argument("--size", type=int, default=33554432)
+    parser.add_argument("--close-during-data", action="store_true")
+    parser.add_argument("--pipelining", action="store_true")
     options = parser.parse_args(argv)
     if options.tls != "none" and not (options.cert and options.key):
         parser.error("--cert and --key are needed with --tls %s" % options.tls)

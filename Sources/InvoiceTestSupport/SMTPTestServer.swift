@@ -38,6 +38,10 @@ public final class SMTPTestServer {
         public var injectAfterSTARTTLS = false
         /// Advertise SIZE with this limit.
         public var maximumMessageSize: Int?
+        /// Answer DATA with 354 and drop the connection at once.
+        public var closeDuringData = false
+        /// Advertise PIPELINING.
+        public var pipelining = false
 
         /// The default: STARTTLS with a trusted certificate, no AUTH, no faults.
         public init() {}
@@ -155,6 +159,8 @@ public final class SMTPTestServer {
         if options.dropsAfterFinalDot > 0 { arguments += ["--drop-after-dot-first", "\(options.dropsAfterFinalDot)"] }
         if options.injectAfterSTARTTLS { arguments.append("--inject-after-starttls") }
         if let size = options.maximumMessageSize { arguments += ["--size", "\(size)"] }
+        if options.closeDuringData { arguments.append("--close-during-data") }
+        if options.pipelining { arguments.append("--pipelining") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.python)
         process.arguments = arguments

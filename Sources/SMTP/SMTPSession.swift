@@ -151,18 +151,48 @@ final class SMTPSession {
             throw DeliveryFailure(.permanent, .message, "the envelope has no recipients")
         }
         lastUsed = .now
-        let mail = try command(
-            "MAIL FROM:<\(message.envelope.sender)>\(parameters)", in: .mailFrom, deadline: .now + timeouts.envelope)
-        guard mail.replyClass == .positiveCompletion else { throw refusal(mail, in: .mailFrom, "sender refused") }
-        needsReset = true
-        for recipient in message.envelope.recipients {
-            let reply = try command("RCPT TO:<\(recipient)>", in: .recipient, deadline: .now + timeouts.envelope)
-            guard reply.replyClass == .positiveCompletion else {
-                throw refusal(reply, in: .recipient, "recipient \(recipient) refused")
+        let commands =
+            ["MAIL FROM:<\(message.envelope.sender)>\(parameters)"]
+            + message.envelope.recipients.map { "RCPT TO:<\($0)>" } + ["DATA"]
+        let replies: [SMTPReply]
+        if capabilities.pipelining {
+            // RFC 2920: one write for the whole envelope and DATA, then the replies in order.
+            let deadline = ContinuousClock.now + timeouts.envelope
+            try write(Array(commands.map { $0 + "\r\n" }.joined().utf8), in: .mailFrom, deadline: deadline)
+            needsReset = true
+            var received: [SMTPReply] = []
+            for index in commands.indices {
+                received.append(try readReply(in: Self.phase(ofCommand: index, of: commands.count), deadline: deadline))
             }
+            replies = received
+        } else {
+            var received: [SMTPReply] = []
+            for (index, line) in commands.enumerated() {
+                let phase = Self.phase(ofCommand: index, of: commands.count)
+                let deadline = ContinuousClock.now + (phase == .data ? timeouts.dataInitiation : timeouts.envelope)
+                let reply = try command(line, in: phase, deadline: deadline)
+                received.append(reply)
+                needsReset = true
+                if reply.replyClass != .positiveCompletion { break }
+            }
+            replies = received
         }
-        let data = try command("DATA", in: .data, deadline: .now + timeouts.dataInitiation)
-        guard data.code == 354 else { throw refusal(data, in: .data, "DATA refused") }
+        if let refused = replies.dropLast().firstIndex(where: { $0.replyClass != .positiveCompletion })
+            ?? (replies.count < commands.count ? replies.count - 1 : nil)
+        {
+            if replies.count == commands.count && replies.last?.code == 354 {
+                // A pipelined DATA was accepted although part of the envelope was not. A lone
+                // "." (RFC 2920 §3.1) would deliver an empty message to the accepted recipients,
+                // so abandon the connection instead: the server then drops the transaction.
+                isBroken = true
+            }
+            let phase = Self.phase(ofCommand: refused, of: commands.count)
+            let what = refused == 0 ? "sender refused" : "recipient \(commands[refused].dropFirst(8)) refused"
+            throw refusal(replies[refused], in: phase, what)
+        }
+        guard let data = replies.last, data.code == 354 else {
+            throw refusal(replies[replies.count - 1], in: .data, "DATA refused")
+        }
         let content = DotStuffing.encode(message.bytes)
         let blockSize = 65536
         var offset = 0
@@ -177,6 +207,11 @@ final class SMTPSession {
         needsReset = false
         messagesSent += 1
         return final
+    }
+
+    /// MAIL FROM is command 0, DATA the last, RCPT TO those in between.
+    static func phase(ofCommand index: Int, of count: Int) -> SMTPPhase {
+        index == 0 ? .mailFrom : index == count - 1 ? .data : .recipient
     }
 
     /// RSET after a failed transaction.
@@ -249,6 +284,12 @@ final class SMTPSession {
 
     /// A negative reply as a failure; for set-up phases a 5xx means no message can ever go.
     private func refusal(_ reply: SMTPReply, in phase: SMTPPhase, _ detail: String) -> DeliveryFailure {
+        guard reply.code >= 400 else {
+            // A positive reply where another was due: the dialogue is out of step, so the
+            // connection cannot be trusted any more.
+            isBroken = true
+            return DeliveryFailure(.transient, phase, reply: reply, "\(detail): unexpected reply \(reply.code)")
+        }
         let setUp: Set<SMTPPhase> = [.greeting, .ehlo, .tls, .authentication]
         if setUp.contains(phase) && reply.code >= 500 {
             return DeliveryFailure(.configuration, phase, reply: reply, detail)

@@ -131,6 +131,56 @@ struct SMTPDeliveryTests {
         #expect(ports[1] != ports[2])
     }
 
+    @Test("With PIPELINING the envelope goes in one write; a refused recipient fails the whole message")
+    func pipelining() async throws {
+        var options = SMTPTestServer.Options()
+        options.pipelining = true
+        options.rejectedRecipient = "nobody@example.test"
+        let server = try SMTPTestServer(options)
+        let client = try SMTPClient(
+            configuration: configuration(server, scheme: "smtp", credentials: false), logger: Self.logger)
+        #expect(await client.send(try message()).kind == .sent)
+        var two = try message()
+        two = RenderedMessage(
+            messageID: two.messageID,
+            envelope: Envelope(
+                sender: two.envelope.sender,
+                recipients: [try EmailAddress("ivan@example.test"), try EmailAddress("nobody@example.test")]),
+            bytes: two.bytes)
+        let refused = await client.send(two)
+        #expect(refused.kind == .permanent, "\(refused)")
+        #expect(refused.phase == .recipient)
+        #expect(refused.reply?.code == 550)
+        #expect(await client.send(try message()).kind == .sent)
+        // The refused message reached nobody, not even the accepted recipient.
+        let files = try server.deliveredMessages()
+        #expect(files.count == 2)
+        #expect(
+            try files.map { try server.decode($0).envelope.recipients } == [
+                ["ivan@example.test"], ["ivan@example.test"],
+            ])
+    }
+
+    @Test("A relay that vanishes while the content is written gives a transient outcome, not SIGPIPE")
+    func vanishingDuringData() async throws {
+        var options = SMTPTestServer.Options()
+        options.tls = .implicit
+        options.closeDuringData = true
+        let server = try SMTPTestServer(options)
+        let client = try SMTPClient(
+            configuration: configuration(server, credentials: false), logger: Self.logger)
+        // Large enough that the writes outlast the peer's socket.
+        let big = try MailMessage(
+            from: Mailbox(address: "noreply@invoiceflow.test"), to: [Mailbox(address: "a@example.test")],
+            subject: "big", textBody: String(repeating: "счёт на оплату\n", count: 50_000),
+            messageID: MessageID("big@invoiceflow.test"), date: Date()
+        ).render()
+        let outcome = await client.send(big)
+        #expect(outcome.kind == .transient, "\(outcome)")
+        #expect(outcome.phase == .data)
+        #expect(await client.send(big).kind == .transient)  // and the client still works
+    }
+
     @Test("A 4xx reply is a transient outcome and the retry is delivered")
     func temporaryFailure() async throws {
         var options = SMTPTestServer.Options()
