@@ -166,7 +166,12 @@ final class LibPQConnection {
     /// libpq cannot pass a NUL byte (C strings) and PostgreSQL text cannot store one; refusing beats
     /// silently truncating the value.
     private static func checkNoNUL(_ text: String, what: String, query: String) throws(PostgresError) {
-        if text.utf8.contains(0) {
+        var text = text
+        // memchr, not a Swift loop: parameters can be megabytes long.
+        let hasNUL = text.withUTF8 { utf8 in
+            utf8.baseAddress.map { memchr($0, 0, utf8.count) != nil } ?? false
+        }
+        if hasNUL {
             throw PostgresError(
                 code: .characterNotInRepertoire,
                 message: "\(what) contains a NUL character, which PostgreSQL text cannot hold", query: query)

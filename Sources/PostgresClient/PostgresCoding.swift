@@ -310,34 +310,70 @@ public struct PostgresBytea: PostgresArrayElement, Hashable {
         self.bytes = try Self.decode(text)
     }
 
-    static func hexText<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var output = [UInt8]()
-        output.reserveCapacity(2 + bytes.count * 2)
-        output.append(UInt8(ascii: "\\"))
-        output.append(UInt8(ascii: "x"))
-        for byte in bytes {
-            output.append(digits[Int(byte >> 4)])
-            output.append(digits[Int(byte & 0x0f)])
+    /// Hex digits, for encoding.
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Digit values by ASCII code, 0xff for anything that is not a hex digit.
+    private static let hexValues: [UInt8] = (0...255).map { code in
+        switch UInt8(code) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(code) - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(code) - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(code) - UInt8(ascii: "A") + 10
+        default: 0xff
         }
-        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func hexText<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
+        let contiguous = bytes.withContiguousStorageIfAvailable { hexText(buffer: $0) }
+        return contiguous ?? Array(bytes).withUnsafeBufferPointer { hexText(buffer: $0) }
+    }
+
+    // Pointer loops: multi-megabyte values go through here, and per-element Array appends are slow.
+    private static func hexText(buffer: UnsafeBufferPointer<UInt8>) -> String {
+        hexDigits.withUnsafeBufferPointer { digits in
+            String(unsafeUninitializedCapacity: 2 + buffer.count * 2) { output in
+                output[0] = UInt8(ascii: "\\")
+                output[1] = UInt8(ascii: "x")
+                var position = 2
+                for byte in buffer {
+                    output[position] = digits[Int(byte >> 4)]
+                    output[position + 1] = digits[Int(byte & 0x0f)]
+                    position += 2
+                }
+                return position
+            }
+        }
     }
 
     static func decode(_ text: String) throws -> [UInt8] {
-        var utf8 = Array(text.utf8)
-        if utf8.starts(with: [UInt8(ascii: "\\"), UInt8(ascii: "x")]) {
-            utf8.removeFirst(2)
-            guard utf8.count % 2 == 0 else { throw PostgresDecodingError(reason: "odd number of hex digits") }
-            var bytes = [UInt8]()
-            bytes.reserveCapacity(utf8.count / 2)
-            var index = 0
-            while index < utf8.count {
-                guard let high = hexValue(utf8[index]), let low = hexValue(utf8[index + 1]) else {
-                    throw PostgresDecodingError(reason: "invalid hex digit in bytea")
+        var text = text
+        return try text.withUTF8 { try decode(utf8: $0) }
+    }
+
+    private static func decode(utf8: UnsafeBufferPointer<UInt8>) throws -> [UInt8] {
+        if utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x") {
+            let digitCount = utf8.count - 2
+            guard digitCount % 2 == 0 else { throw PostgresDecodingError(reason: "odd number of hex digits") }
+            var valid = true
+            let bytes = hexValues.withUnsafeBufferPointer { values in
+                [UInt8](unsafeUninitializedCapacity: digitCount / 2) { output, count in
+                    var index = 2
+                    var position = 0
+                    while index < utf8.count {
+                        let high = values[Int(utf8[index])]
+                        let low = values[Int(utf8[index + 1])]
+                        if high == 0xff || low == 0xff {
+                            valid = false
+                            break
+                        }
+                        output[position] = high << 4 | low
+                        position += 1
+                        index += 2
+                    }
+                    count = position
                 }
-                bytes.append(high << 4 | low)
-                index += 2
             }
+            guard valid else { throw PostgresDecodingError(reason: "invalid hex digit in bytea") }
             return bytes
         }
         // bytea_output = escape: backslash-escaped octets, `\\` for a backslash.
@@ -362,14 +398,5 @@ public struct PostgresBytea: PostgresArrayElement, Hashable {
             }
         }
         return bytes
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
