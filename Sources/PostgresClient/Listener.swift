@@ -156,12 +156,19 @@ struct ListenerSession: Sendable {
     let buffer: ListenerEventBuffer
     let stop: ListenerStopSignal
 
+    /// How long a connection must have lived for the next outage to start its backoff afresh.
+    static let stableConnection: Duration = .seconds(5)
+
     /// How often, at most, a continuing outage is logged again.
     static let outageLogInterval: Duration = .seconds(30)
 
     func run() {
         var everConnected = false
         var outage: Outage? = nil
+        // A connection that dies right after it was made (a server that keeps killing sessions, LISTEN refused
+        // on a standby) must not reset the backoff, or the loop would reconnect and log several times a second.
+        var connectedAt: ContinuousClock.Instant? = nil
+        var failuresBefore = 0
         attempts: while !stop.isRequested {
             do throws(ListenerInterruption) {
                 let connection = try ListenerConnection.open(
@@ -179,7 +186,9 @@ struct ListenerSession: Sendable {
                         "listener connected",
                         metadata: ["channels": "\(channels)", "backend_pid": "\(connection.backendPID)"])
                 }
+                if let outage { failuresBefore = outage.failures }
                 outage = nil
+                connectedAt = .now
                 buffer.yield(.sweep(reason: everConnected ? .reconnected : .connected))
                 everConnected = true
                 try serve(connection)
@@ -192,7 +201,8 @@ struct ListenerSession: Sendable {
                     logger.warning(
                         everConnected ? "listener connection lost" : "listener cannot connect",
                         metadata: ["reason": "\(reason)"])
-                    outage = Outage()
+                    let stable = connectedAt.map { $0.duration(to: .now) >= Self.stableConnection } ?? false
+                    outage = Outage(failuresBefore: stable ? 0 : failuresBefore)
                 }
                 let delay = backoff.delay(afterFailures: outage!.failures)
                 if waitFor(-1, events: 0, stop: stop, until: .now + delay) == .woken { break attempts }
@@ -238,8 +248,14 @@ struct ListenerSession: Sendable {
 /// ``ListenerSession/outageLogInterval`` while it lasts, and once at its end, however fast the retries.
 struct Outage {
     let started = ContinuousClock.now
-    private(set) var failures = 1
+    /// Failed attempts so far, counting those of the outages just before it when the connections in between
+    /// were short-lived; this drives the backoff.
+    private(set) var failures: Int
     private var lastLogged = ContinuousClock.now
+
+    init(failuresBefore: Int) {
+        failures = failuresBefore + 1
+    }
 
     mutating func record(_ reason: String, logger: Logger) {
         failures += 1

@@ -1,6 +1,7 @@
 import Foundation
 import InvoiceTestSupport
 import Logging
+import Synchronization
 import Testing
 
 @testable import PostgresClient
@@ -249,17 +250,51 @@ struct ListenerTests {
         }
     }
 
-    @Test("stops within a second when it never reached a server")
+    @Test("stops within a second when it never reached a server, having logged the outage once, not per retry")
     func stopsWhenNeverConnected() async throws {
         let nowhere = try PostgresConfiguration("host=/tmp/invoiceflow-no-such-server port=5 user=nobody")
-        let listener = PostgresListener(configuration: nowhere, channels: ["c"], logger: logger)
+        let log = LogRecord()
+        let listener = PostgresListener(
+            configuration: nowhere, channels: ["c"], logger: log.logger,
+            reconnectBackoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(20)))
         let stopLatency = try await withRunningListener(listener) {
             try await Task.sleep(for: .milliseconds(800))
             #expect(listener.events.buffer.pendingCount == 0)
         }
         #expect(stopLatency < .seconds(1))
+        #expect(log.messages(atLeast: .debug).filter { $0 == "listener connection attempt failed" }.count > 20)
+        #expect(log.messages(atLeast: .info) == ["listener cannot connect", "listener stopped"])
         var iterator = listener.events.makeAsyncIterator()
         #expect(await iterator.next() == nil)
+    }
+
+    @Test("a server that keeps killing its connection does not make it reconnect and log in a tight loop")
+    func flappingConnectionBacksOff() async throws {
+        try await TestPostgres.withDatabase { database in
+            let log = LogRecord()
+            let listener = PostgresListener(configuration: database.configuration, channels: ["c"], logger: log.logger)
+            let admin = try await database.connect()
+            var terminated = 0
+            _ = try await withRunningListener(listener) {
+                #expect(try await nextEvent(listener) == .sweep(reason: .connected))
+                let until = ContinuousClock.now + .seconds(3)
+                while ContinuousClock.now < until {
+                    let rows = try await admin.query(
+                        """
+                        SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS killed FROM pg_stat_activity
+                        WHERE datname = \(database.name) AND application_name = \(PostgresListener.applicationName)
+                        """)
+                    terminated += try rows[0].decode("killed", as: Int.self)
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            await admin.close()
+            // Backoff 0.1, 0.2, 0.4, 0.8, 1.6 s carried across short-lived connections: about six in 3 s; a
+            // backoff reset by every successful connect would allow twenty or more.
+            measurements.info("connections killed in 3 s", metadata: ["count": "\(terminated)"])
+            #expect(terminated >= 3 && terminated <= 9)
+            #expect(log.messages(atLeast: .info).count <= 2 * terminated + 2)
+        }
     }
 
     @Test("a listener runs once")
@@ -276,5 +311,42 @@ struct ListenerTests {
             guard ContinuousClock.now < deadline else { throw ListenerEventTimeout(waited: .seconds(10)) }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+}
+
+/// Keeps the messages a logger emitted, with their levels, for assertions about what was logged.
+final class LogRecord: Sendable {
+    private let entries = Mutex<[(Logger.Level, String)]>([])
+
+    /// A logger at debug level that records into this record.
+    var logger: Logger {
+        var logger = Logger(label: "test.listener.recorded") { _ in RecordingHandler(record: self) }
+        logger.logLevel = .debug
+        return logger
+    }
+
+    func append(_ level: Logger.Level, _ message: String) {
+        entries.withLock { $0.append((level, message)) }
+    }
+
+    /// The messages at `level` or above, in order.
+    func messages(atLeast level: Logger.Level) -> [String] {
+        entries.withLock { $0.filter { $0.0 >= level }.map(\.1) }
+    }
+}
+
+/// The handler behind ``LogRecord``.
+struct RecordingHandler: LogHandler {
+    let record: LogRecord
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        record.append(event.level, "\(event.message)")
     }
 }
