@@ -346,24 +346,23 @@ COMMENT ON VIEW reporting.payment_registry IS
 
 CREATE VIEW reporting.substitution_use WITH (security_invoker = true) AS
 SELECT t.id AS task_id, t.invoice_id, it.code AS invoice_type, t.step_key, t.kind,
-       CASE WHEN t.decided_for_id IS NOT NULL THEN t.decided_by ELSE t.assignee_id END AS deputy_id,
-       dep.full_name AS deputy_name,
-       coalesce(t.decided_for_id, t.acting_for_id) AS absent_id,
-       ab.full_name AS absent_name,
-       CASE WHEN t.decided_for_id IS NOT NULL THEN 'decided_as_deputy' ELSE 'assigned_to_deputy' END AS how,
+       dep.id AS deputy_id, dep.full_name AS deputy_name,
+       ab.id AS absent_id, ab.full_name AS absent_name,
+       CASE WHEN t.acting_for_id IS NOT NULL THEN 'assigned_to_deputy' ELSE 'decided_as_deputy' END AS how,
        t.outcome, t.created_at, t.decided_at
 FROM invoiceflow.task AS t
 JOIN invoiceflow.invoice AS i ON i.id = t.invoice_id
 JOIN invoiceflow.invoice_type AS it ON it.id = i.invoice_type_id
 JOIN invoiceflow.employee AS dep
-    ON dep.id = CASE WHEN t.decided_for_id IS NOT NULL THEN t.decided_by ELSE t.assignee_id END
-JOIN invoiceflow.employee AS ab ON ab.id = coalesce(t.decided_for_id, t.acting_for_id)
-WHERE t.decided_for_id IS NOT NULL OR t.acting_for_id IS NOT NULL;
+    ON dep.id = CASE WHEN t.acting_for_id IS NOT NULL THEN t.assignee_id ELSE t.decided_by END
+JOIN invoiceflow.employee AS ab ON ab.id = coalesce(t.acting_for_id, t.decided_for_id)
+WHERE t.acting_for_id IS NOT NULL OR t.decided_for_id IS NOT NULL;
 COMMENT ON VIEW reporting.substitution_use IS
     'Tasks where a deputy stood in: assigned to the deputy at routing time (acting_for), or decided by a current deputy of '
     'the assignee (decided_for). Who for whom, on which step, with what outcome.';
 COMMENT ON COLUMN reporting.substitution_use.how IS
-    'assigned_to_deputy (the router resolved the deputy) or decided_as_deputy (the deputy decided the absent person''s task).';
+    'assigned_to_deputy (the router gave the task to the deputy) or decided_as_deputy (a deputy decided the absent '
+    'assignee''s task).';
 
 DO $$
 DECLARE
