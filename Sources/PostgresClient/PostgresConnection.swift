@@ -212,6 +212,9 @@ public actor PostgresConnection {
     /// For tests: whether the caller runs on this connection's dedicated thread.
     nonisolated var isOnConnectionThread: Bool { thread.isCurrent }
 
+    /// For tests: the executor, to check that its thread ends with the connection.
+    nonisolated var executorForTesting: AnyObject { thread }
+
     // MARK: Pool support
 
     /// Lending check: open, no unread FATAL from the server, idle; and, if unused for a while, a

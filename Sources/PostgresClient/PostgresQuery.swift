@@ -9,6 +9,10 @@
 /// Trusted SQL text can be inserted only through the explicitly named `\(unescaped: text)`;
 /// identifiers through `\(identifier: name)`, which quotes them. Do not write `$n` placeholders by hand
 /// in a query that also interpolates values: interpolated values are numbered from `$1`.
+///
+/// Every parameter is sent with its type (a Swift `String` as `text`, `Int` as `bigint`, ...), so the
+/// server never guesses. PostgreSQL has no implicit cast from `text` to an enum or domain-less custom
+/// type: write the cast, `\(stage)::invoice_stage`.
 public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolation, ExpressibleByStringLiteral,
     CustomStringConvertible
 {

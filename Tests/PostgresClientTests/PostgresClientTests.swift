@@ -38,6 +38,22 @@ struct ConnectionBasicsTests {
         await connection.close()
     }
 
+    @Test("a dropped connection's thread ends and its executor is freed")
+    func threadEnds() async throws {
+        weak var executor: AnyObject?
+        do {
+            let connection = try await serverConnection()
+            executor = connection.executorForTesting
+            try await connection.query("SELECT 1")
+            await connection.close()
+        }
+        let deadline = ContinuousClock.now + .seconds(2)
+        while executor != nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(executor == nil)
+    }
+
     @Test("session settings make text output unambiguous")
     func sessionSettings() async throws {
         let connection = try await serverConnection()
