@@ -23,6 +23,7 @@ Modes (flags combine):
   --close-during-data            answer DATA with 354, then drop the connection at once, so a
                                  client writing the content hits a dead socket (EPIPE/SIGPIPE)
   --pipelining                   advertise PIPELINING (aiosmtpd reads commands in order anyway)
+  --discard                      accept messages without writing them (benchmarks)
 """
 
 import argparse
@@ -74,6 +75,8 @@ class Recorder:
 
     def store(self, session, envelope):
         self.stored += 1
+        if self.options.discard:
+            return
         base = os.path.join(self.options.outdir, "%04d" % self.stored)
         with open(base + ".eml.tmp", "wb") as f:
             f.write(envelope.original_content)
@@ -173,6 +176,7 @@ def parse_arguments(argv):
     parser.add_argument("--size", type=int, default=33554432)
     parser.add_argument("--close-during-data", action="store_true")
     parser.add_argument("--pipelining", action="store_true")
+    parser.add_argument("--discard", action="store_true")
     options = parser.parse_args(argv)
     if options.tls != "none" and not (options.cert and options.key):
         parser.error("--cert and --key are needed with --tls %s" % options.tls)
