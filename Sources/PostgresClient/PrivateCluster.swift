@@ -128,21 +128,38 @@ public struct PrivateCluster: Sendable {
         let binaries = try PostgresBinaries.locate(configured: binDirectory ?? matchingBinDirectory)
         let account = try ServiceAccount.resolve(logger: logger)
         try prepareDirectories(for: account)
-        if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
-            try initialise(binaries: binaries, account: account)
+        try withStartLock { () throws(PrivateClusterError) in
+            if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
+                try initialise(binaries: binaries, account: account)
+            }
+            try writeSettings(for: account)
+            if let pid = postmasterPID(), Self.isLivePostgres(pid) {
+                logger.info("reusing the private PostgreSQL server already running", metadata: ["pid": "\(pid)"])
+                try awaitConnections()
+            } else {
+                try startAfterCrashRemains(binaries: binaries, account: account)
+            }
+            try ensureDatabase()
         }
-        try writeSettings(for: account)
-        if let pid = postmasterPID(), Self.isLivePostgres(pid) {
-            logger.info("reusing the private PostgreSQL server already running", metadata: ["pid": "\(pid)"])
-            try awaitConnections()
-        } else {
-            try startAfterCrashRemains(binaries: binaries, account: account)
-        }
-        try ensureDatabase()
         logger.info(
             "private PostgreSQL cluster running",
             metadata: ["data": "\(dataDirectory)", "log": "\(logFile)", "connect": "\(psqlCommand)"]
         )
+    }
+
+    /// Runs `body` holding an exclusive lock on `start.lock` in the cluster directory, so that processes
+    /// starting the same cluster at once (daemon replicas sharing a directory) take turns: the first
+    /// initialises and starts it, the others find it running and reuse it. The descriptor is close-on-exec,
+    /// so the server never inherits the lock.
+    private func withStartLock(_ body: () throws(PrivateClusterError) -> Void) throws(PrivateClusterError) {
+        let path = directory + "/start.lock"
+        let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .fileSystem("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw .fileSystem("cannot lock \(path): \(String(cString: strerror(errno)))") }
+        }
+        try body()
     }
 
     private func prepareDirectories(for account: ServiceAccount) throws(PrivateClusterError) {

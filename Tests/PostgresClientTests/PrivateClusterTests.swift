@@ -78,6 +78,27 @@ struct PrivateClusterTests {
         #expect(try psql(cluster, "SELECT pg_postmaster_start_time()") == backendStart)
     }
 
+    @Test("two processes starting the same cluster at once both get it, initialised and started once")
+    func concurrentStarts() async throws {
+        let directory = try makeClusterDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cluster = PrivateCluster(directory: directory, port: 55435, logger: logger)
+        defer { try? cluster.stop() }
+        // Each start blocks for seconds, so each gets a thread of its own rather than a cooperative one.
+        let configurations = try await withThrowingTaskGroup(of: PostgresConfiguration.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    try await withCheckedThrowingContinuation { continuation in
+                        Thread { continuation.resume(with: Result { try cluster.start() }) }.start()
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(configurations.count == 2 && configurations[0] == configurations[1])
+        #expect(try psql(cluster, "SELECT 1") == "1")
+    }
+
     @Test("a stale postmaster.pid does not block a start", arguments: StalePIDOrigin.allCases)
     func stalePIDFile(origin: StalePIDOrigin) throws {
         let directory = try makeClusterDirectory()
