@@ -104,6 +104,7 @@ public actor PostgresConnection {
 
     /// Runs `body` on the connection's thread. If the calling task is cancelled meanwhile, the running
     /// statement is cancelled on the server (it then fails with ``SQLState/queryCanceled``).
+    @discardableResult
     public func run<T: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> T) async throws -> T {
         try await withTaskCancellationHandler {
             try body(self)
@@ -129,6 +130,7 @@ public actor PostgresConnection {
     ///
     /// - Throws: the body's error, or ``PostgresError``; ``SQLState/activeSQLTransaction`` when called
     ///   inside an open transaction.
+    @discardableResult
     public func transaction<T: Sendable>(
         _ isolation: IsolationLevel = .readCommitted, retry policy: RetryPolicy = .default,
         _ body: @Sendable (isolated PostgresConnection) throws -> T

@@ -60,6 +60,7 @@ public actor PostgresPool {
     /// connection is discarded.
     /// - Throws: ``PostgresPoolError`` when no connection became free in time or the pool is closed;
     ///   ``PostgresError`` from connecting or from `body`; `CancellationError` when cancelled while waiting.
+    @discardableResult
     public func withConnection<T: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> T) async throws
         -> T
     {
@@ -76,6 +77,7 @@ public actor PostgresPool {
 
     /// Borrows a connection and runs `body` in a transaction on it, with the retry rules of
     /// ``PostgresConnection/transaction(_:retry:_:)``.
+    @discardableResult
     public func transaction<T: Sendable>(
         _ isolation: IsolationLevel = .readCommitted, retry policy: RetryPolicy = .default,
         _ body: @Sendable (isolated PostgresConnection) throws -> T
