@@ -94,6 +94,8 @@ class Recorder:
 
 
 def authenticate(server, session, envelope, mechanism, auth_data):
+    # Leave a trace, so a test can prove a client never tried to log in.
+    open(os.path.join(server.event_handler.options.outdir, "auth-attempted"), "a").close()
     ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER and auth_data.password == PASSWORD
     return AuthResult(success=ok, handled=False)
 

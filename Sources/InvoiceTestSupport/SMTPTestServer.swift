@@ -191,6 +191,11 @@ public final class SMTPTestServer {
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
     }
 
+    /// Whether any client sent AUTH credentials to this server.
+    public var authenticationAttempted: Bool {
+        FileManager.default.fileExists(atPath: outputDirectory.appendingPathComponent("auth-attempted").path)
+    }
+
     /// Decodes a delivered message with Python's `email` parser (policy.default).
     public func decode(_ file: URL) throws -> DecodedMessage {
         let process = Process()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A validated ASCII addr-spec, `local@domain` (RFC 5322 §3.4.1 dot-atom form, RFC 5321 §4.5.3.1
 /// length limits). Quoted local parts, domain literals and UTF-8 addresses are refused: none
 /// is needed for notifications, and each is a place where CR, LF or `<>` could slip into the
@@ -91,6 +93,22 @@ public struct Mailbox: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Creates a mailbox from a name and an address string, validating both.
     public init(displayName: String? = nil, address: String) throws(MessageError) {
         try self.init(displayName: displayName, address: EmailAddress(address))
+    }
+
+    /// Parses a configured sender such as `InvoiceFlow <noreply@example.ru>`,
+    /// `"Бухгалтерия" <buh@example.ru>` or a bare `noreply@example.ru`.
+    public init(parsing text: String) throws(MessageError) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasSuffix(">"), let open = trimmed.lastIndex(of: "<") else {
+            try self.init(address: trimmed)
+            return
+        }
+        var name = trimmed[..<open].trimmingCharacters(in: .whitespaces)
+        if name.count >= 2 && name.hasPrefix("\"") && name.hasSuffix("\"") {
+            name = String(name.dropFirst().dropLast())
+        }
+        let address = String(trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)])
+        try self.init(displayName: name.isEmpty ? nil : name, address: address)
     }
 
     /// A readable form for logs; not the header encoding.

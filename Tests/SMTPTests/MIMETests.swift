@@ -232,6 +232,27 @@ struct MIMETests {
         #expect(try EmailAddress(text).description == text)
     }
 
+    @Test(
+        "Configured senders are parsed with or without a display name",
+        arguments: [
+            ("noreply@example.test", nil, "noreply@example.test"),
+            ("InvoiceFlow <noreply@example.test>", "InvoiceFlow", "noreply@example.test"),
+            ("\"Бухгалтерия, ООО «Ромашка»\" <buh@example.test>", "Бухгалтерия, ООО «Ромашка»", "buh@example.test"),
+            ("  <bare@example.test>  ", nil, "bare@example.test"),
+        ] as [(String, String?, String)]
+    )
+    func parsedMailbox(text: String, name: String?, address: String) throws {
+        let mailbox = try Mailbox(parsing: text)
+        #expect(mailbox.displayName == name)
+        #expect(mailbox.address.description == address)
+    }
+
+    @Test("A configured sender cannot carry a line break")
+    func parsedMailboxInjection() {
+        #expect(throws: MessageError.self) { try Mailbox(parsing: "Eve\r\nBcc: x@y.test <eve@example.test>") }
+        #expect(throws: MessageError.self) { try Mailbox(parsing: "Eve <eve@example.test>\r\nBcc: x@y.test") }
+    }
+
     @Test("Extra headers cannot smuggle lines or replace ours")
     func extraHeaders() {
         #expect(throws: MessageError.self) { try HeaderField(name: "X-A\r\nBcc", value: "v") }

@@ -242,7 +242,7 @@ struct SMTPDeliveryTests {
 
     enum Refusal: String, CaseIterable, Sendable {
         case wrongHostCertificate, untrustedCA, systemStoreOnly, noSTARTTLSOffered, injectionAfter220
-        case implicitTLSAgainstPlaintext, authenticationRequiredButNoTLS, wrongPassword
+        case implicitTLSAgainstPlaintext, authenticationRequiredButNoTLS, wrongPassword, credentialsOverPlaintext
     }
 
     @Test("Configuration faults are refused before any message is sent", arguments: Refusal.allCases)
@@ -276,19 +276,26 @@ struct SMTPDeliveryTests {
             options.requireAuthentication = true
             password = "wrong"
             expectedPhase = .authentication
+        case .credentialsOverPlaintext:
+            // The URL parser refuses this; a configuration edited in code must be refused too.
+            options.tls = .none
+            options.requireAuthentication = true
+            options.offerAuthenticationOverPlaintext = true
+            (scheme, query, credentials, expectedPhase) = ("smtp", "?tls=none", false, .authentication)
         }
         let server = try SMTPTestServer(options)
         var configuration = try configuration(
             server, scheme: scheme, credentials: credentials, query: query, caFile: caFile)
         if caFile == "" { configuration.caFile = nil }
-        if refusal == .wrongPassword {
-            configuration.credentials = SMTPCredentials(user: "notifier", password: password)
+        if refusal == .wrongPassword || refusal == .credentialsOverPlaintext {
+            configuration.credentials = SMTPCredentials(user: SMTPTestServer.user, password: password)
         }
         let client = try SMTPClient(configuration: configuration, logger: Self.logger)
         let outcome = await client.send(try message())
         #expect(outcome.kind == .configuration, "\(outcome)")
         #expect(outcome.phase == expectedPhase, "\(outcome)")
         #expect(try server.deliveredMessages().isEmpty)
+        #expect(server.authenticationAttempted == (refusal == .wrongPassword))
     }
 
     @Test("A relay that is down is a transient connection failure")
