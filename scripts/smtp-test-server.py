@@ -13,6 +13,7 @@ Modes (flags combine):
   --auth                         AUTH PLAIN/LOGIN required; the only valid login is
                                  notifier / s3cret
   --auth-over-plaintext          also offer AUTH before TLS (to prove the client refuses)
+  --auth-login-only              offer AUTH LOGIN but not PLAIN
   --tempfail-first N             answer the final dot of the first N messages with 451 4.3.0
   --reject-recipient ADDRESS     answer RCPT TO for ADDRESS with 550 5.1.1
   --drop-after-dot-first N       store the first N messages, then close the connection
@@ -145,6 +146,7 @@ async def main(options):
             # aiosmtpd only counts STARTTLS as TLS; an implicit-TLS session is encrypted too.
             auth_require_tls=not options.auth_over_plaintext and options.tls != "implicit",
             authenticator=authenticate,
+            auth_exclude_mechanism=["PLAIN"] if options.auth_login_only else None,
             inject_after_starttls=options.inject_after_starttls,
             close_during_data=options.close_during_data,
             timeout=60,
@@ -171,6 +173,7 @@ def parse_arguments(argv):
     parser.add_argument("--key")
     parser.add_argument("--auth", action="store_true")
     parser.add_argument("--auth-over-plaintext", action="store_true")
+    parser.add_argument("--auth-login-only", action="store_true")
     parser.add_argument("--tempfail-first", type=int, default=0)
     parser.add_argument("--reject-recipient")
     parser.add_argument("--drop-after-dot-first", type=int, default=0)

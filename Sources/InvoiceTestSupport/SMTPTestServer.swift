@@ -28,6 +28,8 @@ public final class SMTPTestServer {
         public var requireAuthentication = false
         /// Offer AUTH before TLS too.
         public var offerAuthenticationOverPlaintext = false
+        /// Offer AUTH LOGIN only, not PLAIN.
+        public var offerOnlyLoginAuthentication = false
         /// Answer the final dot of the first N messages with 451 4.3.0.
         public var temporaryFailures = 0
         /// Answer RCPT TO for this address with 550 5.1.1.
@@ -154,6 +156,7 @@ public final class SMTPTestServer {
         ]
         if options.requireAuthentication { arguments.append("--auth") }
         if options.offerAuthenticationOverPlaintext { arguments.append("--auth-over-plaintext") }
+        if options.offerOnlyLoginAuthentication { arguments.append("--auth-login-only") }
         if options.temporaryFailures > 0 { arguments += ["--tempfail-first", "\(options.temporaryFailures)"] }
         if let rejected = options.rejectedRecipient { arguments += ["--reject-recipient", rejected] }
         if options.dropsAfterFinalDot > 0 { arguments += ["--drop-after-dot-first", "\(options.dropsAfterFinalDot)"] }

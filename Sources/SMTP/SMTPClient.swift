@@ -7,7 +7,8 @@ import Logging
 /// Swift's concurrency pool only await the result. The connection is reused with RSET after a
 /// failed transaction and a NOOP probe after idling, and replaced after
 /// `maximumMessagesPerConnection` messages or `maximumIdleTime`. `send` never throws: every
-/// result, including a relay that is down, is a classified `DeliveryOutcome`.
+/// result, including a relay that is down, is a classified `DeliveryOutcome`. Concurrent sends
+/// queue up and take turns on the one connection; parallel connections need several clients.
 public final class SMTPClient: Sendable {
     private let configuration: SMTPConfiguration
     private let tlsContext: TLSContext?

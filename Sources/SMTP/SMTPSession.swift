@@ -53,6 +53,13 @@ final class SMTPSession {
     // MARK: Session set-up
 
     private func hello() throws(DeliveryFailure) {
+        // The name goes into a command line: only a host name or an address literal may.
+        let name = configuration.clientName
+        let isLiteral =
+            name.hasPrefix("[") && name.hasSuffix("]") && TLSStream.isIPAddress(String(name.dropFirst().dropLast()))
+        guard EmailAddress.isHostName(name) || isLiteral else {
+            throw DeliveryFailure(.configuration, .ehlo, "the EHLO name \(name.debugDescription) is not a host name")
+        }
         let deadline = ContinuousClock.now + configuration.timeouts.command
         let reply = try command("EHLO \(configuration.clientName)", in: .ehlo, deadline: deadline)
         if reply.code == 250 {

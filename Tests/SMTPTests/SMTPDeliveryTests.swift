@@ -93,6 +93,26 @@ struct SMTPDeliveryTests {
         #expect(Array(try Data(contentsOf: file)) == rendered.bytes)
     }
 
+    @Test("AUTH LOGIN is used when the relay does not offer PLAIN", arguments: ["s3cret", "wrong"])
+    func loginMechanism(password: String) async throws {
+        var options = SMTPTestServer.Options()
+        options.requireAuthentication = true
+        options.offerOnlyLoginAuthentication = true
+        let server = try SMTPTestServer(options)
+        var configuration = try configuration(server, scheme: "smtp")
+        configuration.credentials = SMTPCredentials(user: SMTPTestServer.user, password: password)
+        let client = try SMTPClient(configuration: configuration, logger: Self.logger)
+        let outcome = await client.send(try message())
+        if password == SMTPTestServer.password {
+            #expect(outcome.kind == .sent, "\(outcome)")
+            #expect(try server.decode(try #require(try server.deliveredMessages().first)).envelope.authenticated)
+        } else {
+            #expect(outcome.kind == .configuration)
+            #expect(outcome.phase == .authentication)
+            #expect(outcome.reply?.code == 535)
+        }
+    }
+
     @Test("Leading dots survive quoted-printable and dot-stuffing end to end")
     func leadingDots() async throws {
         let server = try SMTPTestServer()
