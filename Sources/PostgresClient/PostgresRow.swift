@@ -94,6 +94,18 @@ public struct PostgresRow: Sendable {
         return try decode(index, as: type)
     }
 
+    /// Decodes the leading columns in order, one type per column:
+    /// `let (id, amount, paidAt) = try row.decode(UUID.self, Int.self, Date?.self)`.
+    /// - Throws: ``PostgresDecodingError`` naming the first column that fails.
+    public func decode<each T: PostgresDecodable>(_ types: repeat (each T).Type) throws -> (repeat each T) {
+        var index = 0
+        func next<Value: PostgresDecodable>(_ type: Value.Type) throws -> Value {
+            defer { index += 1 }
+            return try decode(index, as: type)
+        }
+        return (repeat try next(each types))
+    }
+
     /// Decodes the column at a zero-based index.
     /// - Throws: ``PostgresDecodingError`` naming the column, for an index out of range, NULL, or bad text.
     public func decode<T: PostgresDecodable>(_ index: Int, as type: T.Type = T.self) throws -> T {

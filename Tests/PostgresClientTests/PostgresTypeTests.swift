@@ -208,6 +208,21 @@ struct PostgresTypeTests {
         await connection.close()
     }
 
+    @Test("several leading columns decode at once, in order")
+    func tupleDecoding() async throws {
+        let connection = try await serverConnection()
+        let id = UUID()
+        let row = try await connection.query(
+            "SELECT \(id) AS id, 1250::bigint AS amount, NULL::timestamptz AS paid_at")[0]
+        let (decodedID, amount, paidAt) = try row.decode(UUID.self, Int.self, Date?.self)
+        #expect(decodedID == id)
+        #expect(amount == 1250)
+        #expect(paidAt == nil)
+        let error = try #require(throws: PostgresDecodingError.self) { try row.decode(UUID.self, Int.self, Date.self) }
+        #expect(error.column == "paid_at")
+        await connection.close()
+    }
+
     @Test("decoding errors name the column and say why, without the value")
     func decodingErrors() async throws {
         let connection = try await serverConnection()
