@@ -111,6 +111,9 @@ final class ListenerEventBuffer: Sendable {
     /// The number of queued events, for tests.
     var pendingCount: Int { state.withLock { $0.pending.count } }
 
+    /// The queued events, for tests.
+    var pendingEvents: [ListenerEvent] { state.withLock { $0.pending } }
+
     func next() async -> ListenerEvent? {
         let id = state.withLock { state in
             state.nextWaiterID += 1

@@ -122,11 +122,32 @@ struct ListenerTests {
                 try await notifier.execute(
                     "SELECT count(pg_notify('burst', n::text)) FROM generate_series(1, 5000) AS n")
                 try await notifier.execute("SELECT pg_notify('burst', 'marker')")
-                try await Task.sleep(for: .milliseconds(500))
-                #expect(listener.events.buffer.pendingCount == 1)
+                // Watch the buffer while the listener works through the burst: it never holds more than the
+                // limit, and ends up holding just the overflow sweep.
+                let deadline = ContinuousClock.now + .seconds(10)
+                var pending = listener.events.buffer.pendingEvents
+                while pending != [.sweep(reason: .overflow)], ContinuousClock.now < deadline {
+                    #expect(pending.count <= 50)
+                    try await Task.sleep(for: .milliseconds(5))
+                    pending = listener.events.buffer.pendingEvents
+                }
+                #expect(pending == [.sweep(reason: .overflow)])
                 #expect(try await nextEvent(listener) == .sweep(reason: .overflow))
+                // The tail of the burst that reached the listener after the sweep was taken is delivered.
                 try await notifier.execute("SELECT pg_notify('burst', 'after')")
-                #expect(try await nextEvent(listener) == .notification(channel: "burst", payload: "after"))
+                var trailing = 0
+                while true {
+                    let event = try await nextEvent(listener)
+                    if event == .notification(channel: "burst", payload: "after") { break }
+                    if event == .sweep(reason: .overflow) { continue }  // the tail may overflow again
+                    guard case .notification("burst", let payload) = event, payload == "marker" || Int(payload) != nil
+                    else {
+                        Issue.record("unexpected event \(event)")
+                        break
+                    }
+                    trailing += 1
+                }
+                #expect(trailing < 5000 - 50)
             }
             await notifier.close()
         }
@@ -146,7 +167,7 @@ struct ListenerTests {
                 #expect(try await nextEvent(listener) == .sweep(reason: .reconnected))
                 let reconnect = killed.duration(to: .now)
                 measurements.info("reconnect after pg_terminate_backend", metadata: ["time": "\(reconnect)"])
-                #expect(reconnect < .seconds(2))
+                #expect(reconnect < .seconds(5))
                 #expect(try await listenerBackend(admin, database: database.name) != first)
                 try await admin.execute("SELECT pg_notify('invoice_events', '17')")
                 #expect(try await nextEvent(listener) == .notification(channel: "invoice_events", payload: "17"))
@@ -292,7 +313,7 @@ struct ListenerTests {
             // Backoff 0.1, 0.2, 0.4, 0.8, 1.6 s carried across short-lived connections: about six in 3 s; a
             // backoff reset by every successful connect would allow twenty or more.
             measurements.info("connections killed in 3 s", metadata: ["count": "\(terminated)"])
-            #expect(terminated >= 3 && terminated <= 9)
+            #expect(terminated >= 2 && terminated <= 9)
             #expect(log.messages(atLeast: .info).count <= 2 * terminated + 2)
         }
     }
