@@ -49,13 +49,14 @@ func waitFor(
         }
         if descriptors[0].revents != 0 { return .woken }
         if descriptors[1].revents != 0 { return .ready }
-        if count == 0, deadline != nil, ContinuousClock.now >= deadline! { return .timedOut }
+        if count == 0, let deadline, ContinuousClock.now >= deadline { return .timedOut }
     }
 }
 
 /// The listener's own `PGconn*`, used only on the listener thread. Unlike ``LibPQConnection`` it connects
 /// without blocking (`PQconnectStart`/`PQconnectPoll`), so a stop request or a deadline ends a connect to an
-/// unresponsive host at once instead of after libpq's own timeout.
+/// unresponsive host at once instead of after libpq's own timeout. (libpq still resolves host names
+/// synchronously inside `PQconnectPoll`; a hung DNS lookup delays a stop until the resolver gives up.)
 final class ListenerConnection {
     private let handle: OpaquePointer
     /// The last notice or asynchronous error the server sent (e.g. "terminating connection due to
