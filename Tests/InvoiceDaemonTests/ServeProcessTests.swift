@@ -20,8 +20,12 @@ struct ServeProcessTests {
         #expect(log.contains(dataDirectory))
         #expect(FileManager.default.fileExists(atPath: dataDirectory + "/postgres"))
 
+        let interruptedAt = Date()
         let firstExit = try await first.interrupt(timeout: .seconds(30))
         #expect(firstExit == 0)
+        // The listener must leave its poll() at once on shutdown, not at its next ping.
+        let listenerStopped = try #require(first.logTime(ofMessage: "listener stopped"))
+        #expect(listenerStopped.timeIntervalSince(interruptedAt) < 1.0)
         #expect(first.output.contains("private PostgreSQL cluster stopped"))
         #expect(first.output.contains("invoiceflow stopped"))
         #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/postgres/data/postmaster.pid"))
@@ -86,6 +90,19 @@ final class DaemonProcess {
     }
 
     var output: String { collected.text }
+
+    /// The `time` of the first JSON log line whose `message` is `message`.
+    func logTime(ofMessage message: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for line in output.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["message"] as? String == message, let time = object["time"] as? String
+            else { continue }
+            return formatter.date(from: time)
+        }
+        return nil
+    }
 
     func waitForLine(containing text: String, timeout: Duration) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
