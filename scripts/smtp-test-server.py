@@ -25,6 +25,8 @@ Modes (flags combine):
                                  client writing the content hits a dead socket (EPIPE/SIGPIPE)
   --pipelining                   advertise PIPELINING (aiosmtpd reads commands in order anyway)
   --discard                      accept messages without writing them (benchmarks)
+  --idle-timeout SECONDS         close a connection silent for this long (default 60)
+  --slow-final-dot SECONDS       store each message, then wait this long before replying to the dot
 """
 
 import argparse
@@ -68,6 +70,8 @@ class Recorder:
         if number <= self.options.tempfail_first:
             return "451 4.3.0 Try again later"
         self.store(session, envelope)
+        if self.options.slow_final_dot:
+            await asyncio.sleep(self.options.slow_final_dot)
         if number <= self.options.tempfail_first + self.options.drop_after_dot_first:
             # Close without a reply: the client cannot know the message was taken.
             server.transport.abort()
@@ -149,7 +153,7 @@ async def main(options):
             auth_exclude_mechanism=["PLAIN"] if options.auth_login_only else None,
             inject_after_starttls=options.inject_after_starttls,
             close_during_data=options.close_during_data,
-            timeout=60,
+            timeout=options.idle_timeout,
         )
 
     loop = asyncio.get_running_loop()
@@ -182,6 +186,8 @@ def parse_arguments(argv):
     parser.add_argument("--close-during-data", action="store_true")
     parser.add_argument("--pipelining", action="store_true")
     parser.add_argument("--discard", action="store_true")
+    parser.add_argument("--idle-timeout", type=float, default=60)
+    parser.add_argument("--slow-final-dot", type=float, default=0)
     options = parser.parse_args(argv)
     if options.tls != "none" and not (options.cert and options.key):
         parser.error("--cert and --key are needed with --tls %s" % options.tls)

@@ -44,6 +44,10 @@ public final class SMTPTestServer {
         public var closeDuringData = false
         /// Advertise PIPELINING.
         public var pipelining = false
+        /// Close connections silent for this many seconds, without a reply (aiosmtpd's timeout).
+        public var idleTimeout: Double?
+        /// Store each message, then wait this many seconds before replying to the final dot.
+        public var slowFinalDot: Double?
 
         /// The default: STARTTLS with a trusted certificate, no AUTH, no faults.
         public init() {}
@@ -164,6 +168,8 @@ public final class SMTPTestServer {
         if let size = options.maximumMessageSize { arguments += ["--size", "\(size)"] }
         if options.closeDuringData { arguments.append("--close-during-data") }
         if options.pipelining { arguments.append("--pipelining") }
+        if let seconds = options.idleTimeout { arguments += ["--idle-timeout", "\(seconds)"] }
+        if let seconds = options.slowFinalDot { arguments += ["--slow-final-dot", "\(seconds)"] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.python)
         process.arguments = arguments

@@ -201,6 +201,41 @@ struct SMTPDeliveryTests {
         #expect(await client.send(big).kind == .transient)  // and the client still works
     }
 
+    @Test(
+        "A connection the relay dropped while idle is replaced without losing the message",
+        arguments: [true, false])
+    func staleConnection(probe: Bool) async throws {
+        var options = SMTPTestServer.Options()
+        options.idleTimeout = 0.5
+        let server = try SMTPTestServer(options)
+        var configuration = try configuration(server, scheme: "smtp", credentials: false)
+        // With the probe, NOOP finds the dead connection; without it, MAIL FROM does, and the
+        // client reconnects once because nothing had reached DATA yet.
+        configuration.probeAfterIdle = probe ? .milliseconds(100) : .seconds(3600)
+        let client = try SMTPClient(configuration: configuration, logger: Self.logger)
+        #expect(await client.send(try message()).kind == .sent)
+        try await Task.sleep(for: .seconds(1.5))
+        let second = await client.send(try message())
+        #expect(second.kind == .sent, "\(second)")
+        let ports = try server.deliveredMessages().map { try server.decode($0).envelope.peerPort }
+        #expect(ports.count == 2)
+        #expect(Set(ports).count == 2)
+    }
+
+    @Test("A final-dot reply slower than its deadline is 'unknown', not a failure")
+    func slowFinalDot() async throws {
+        var options = SMTPTestServer.Options()
+        options.slowFinalDot = 3
+        let server = try SMTPTestServer(options)
+        var configuration = try configuration(server, scheme: "smtp", credentials: false)
+        configuration.timeouts.finalDot = .milliseconds(800)
+        let client = try SMTPClient(configuration: configuration, logger: Self.logger)
+        let outcome = await client.send(try message())
+        #expect(outcome.kind == .unknownAfterFinalDot, "\(outcome)")
+        #expect(outcome.phase == .finalDot)
+        #expect(try server.deliveredMessages().count == 1)  // the relay did take it
+    }
+
     @Test("A 4xx reply is a transient outcome and the retry is delivered")
     func temporaryFailure() async throws {
         var options = SMTPTestServer.Options()
