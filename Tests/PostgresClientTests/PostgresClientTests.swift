@@ -123,7 +123,9 @@ struct ConnectionBasicsTests {
         let elapsed = ContinuousClock.now - started
         #expect(error.code == .unableToConnect)
         #expect(elapsed >= .milliseconds(900))
-        #expect(elapsed < .seconds(5))
+        // Without connect_timeout libpq would wait forever; the generous bound keeps a loaded machine from
+        // failing the test while still proving the attempt is bounded.
+        #expect(elapsed < .seconds(20))
         _ = silent
     }
 
