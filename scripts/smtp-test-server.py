@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A loopback SMTP server for InvoiceFlow's SMTP client tests, built on aiosmtpd.
 
-It binds 127.0.0.1 on a free port, prints "port N" on stdout once it accepts
+It binds 127.0.0.1 on a free port (or --port N, to stand in for a relay that comes back), prints "port N" on stdout once it accepts
 connections, and writes every delivered message as NNNN.eml (the bytes after
 dot-unstuffing) plus NNNN.json (envelope, TLS and AUTH facts) into --outdir.
 It stops on SIGTERM or SIGINT.
@@ -158,7 +158,7 @@ async def main(options):
 
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        factory, host="127.0.0.1", port=0, ssl=tls_context if options.tls == "implicit" else None
+        factory, host="127.0.0.1", port=options.port, ssl=tls_context if options.tls == "implicit" else None
     )
     port = server.sockets[0].getsockname()[1]
     print("port %d" % port, flush=True)
@@ -172,6 +172,7 @@ async def main(options):
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--outdir", required=True)
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tls", choices=["implicit", "starttls", "none"], default="starttls")
     parser.add_argument("--cert")
     parser.add_argument("--key")

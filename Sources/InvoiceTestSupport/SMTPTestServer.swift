@@ -22,6 +22,8 @@ public final class SMTPTestServer {
 
         /// TLS mode.
         public var tls: TLSMode = .startTLS
+        /// A fixed loopback port, for a relay that comes back where it was; nil for a free one.
+        public var port: Int?
         /// Which certificate the server presents, from the test PKI.
         public var certificate: TestCertificate = .trusted
         /// Require AUTH with `SMTPTestServer.user` / `SMTPTestServer.password`.
@@ -158,6 +160,7 @@ public final class SMTPTestServer {
             "--cert", "\(pki)/\(options.certificate.rawValue).crt", "--key",
             "\(pki)/\(options.certificate.rawValue).key",
         ]
+        if let port = options.port { arguments += ["--port", "\(port)"] }
         if options.requireAuthentication { arguments.append("--auth") }
         if options.offerAuthenticationOverPlaintext { arguments.append("--auth-over-plaintext") }
         if options.offerOnlyLoginAuthentication { arguments.append("--auth-login-only") }
@@ -219,7 +222,7 @@ public final class SMTPTestServer {
     }
 
     /// Makes the test PKI once per process, in a temporary directory.
-    static func testPKI() throws -> String {
+    public static func testPKI() throws -> String {
         try pkiLock.withLock {
             if let pkiPath { return pkiPath }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-pki-\(getpid())").path

@@ -368,6 +368,26 @@ struct SMTPDeliveryTests {
         #expect(outcome.phase == .connect)
     }
 
+    @Test("A relay that comes back on its port gets the message that failed while it was down")
+    func relayReturns() async throws {
+        let port = try Self.closedPort()
+        var options = SMTPTestServer.Options()
+        options.port = port
+        var configuration = try SMTPConfiguration(
+            url: "smtp://localhost:\(port)", caFile: try SMTPTestServer.testPKI() + "/ca.crt",
+            sender: Mailbox(address: "noreply@invoiceflow.test"))
+        configuration.timeouts = .uniform(.seconds(5))
+        let client = try SMTPClient(configuration: configuration, logger: Self.logger)
+        let rendered = try message()
+        let down = await client.send(rendered)
+        #expect(down.kind == .transient)
+        #expect(down.phase == .connect)
+        let server = try SMTPTestServer(options)
+        #expect(server.port == port)
+        #expect(await client.send(rendered).kind == .sent)
+        #expect(try server.deliveredMessages().count == 1)
+    }
+
     @Test("A relay that never greets times out within the configured deadline, as a transient outcome")
     func silentRelay() async throws {
         let listener = try Self.silentListener()
