@@ -14,12 +14,14 @@ public enum Daemon {
                 "schema up to date",
                 metadata: ["applied_now": "\(report.applied.count)", "applied_before": "\(report.alreadyApplied)"])
 
+            let router = RouterService(configuration: database.configuration, logger: logger)
             let listener = WorkListenerService(configuration: database.configuration, logger: logger) { reason in
                 logger.debug("work wake-up", metadata: ["reason": "\(reason)"])
+                router.wake.signal()
             }
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: listener)],
+                    services: [.init(service: listener), .init(service: router)],
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger))
             logger.notice("invoiceflow is serving; stop with Ctrl-C or SIGTERM")
