@@ -188,6 +188,34 @@ struct PrivateClusterTests {
         #expect(startError?.description.contains("/nonexistent/bin (configured)") == true)
     }
 
+    @Test("a data directory holding something other than a cluster is refused, not initialised over")
+    func foreignDataDirectory() throws {
+        let directory = try makeClusterDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cluster = PrivateCluster(directory: directory, port: 55435, logger: logger)
+        try FileManager.default.createDirectory(atPath: cluster.dataDirectory, withIntermediateDirectories: true)
+        try "keep me".write(toFile: cluster.dataDirectory + "/notes.txt", atomically: false, encoding: .utf8)
+        #expect(throws: PrivateClusterError.notAClusterDirectory(cluster.dataDirectory)) { try cluster.start() }
+        #expect(try String(contentsOfFile: cluster.dataDirectory + "/notes.txt", encoding: .utf8) == "keep me")
+    }
+
+    @Test(
+        "as root, a directory the server's user cannot reach gives an error naming it",
+        .enabled(if: geteuid() == 0, "only root hands the cluster to another user")
+    )
+    func unreachableForServiceUser() throws {
+        let parent = try makeClusterDirectory()
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: parent)
+        let cluster = PrivateCluster(directory: parent + "/cluster", port: 55435, logger: logger)
+        let error = #expect(throws: PrivateClusterError.self) { try cluster.start() }
+        guard case .unreachableByServiceUser(let directory, _) = error else {
+            Issue.record("unexpected error \(String(describing: error))")
+            return
+        }
+        #expect(directory == parent + "/cluster")
+    }
+
     @Test("the search finds the installed server binaries")
     func locatesInstalledBinaries() throws {
         let binaries = try PostgresBinaries.locate(configured: nil)
