@@ -139,7 +139,8 @@ public struct MailMessage: Sendable {
         self.extraHeaders = extraHeaders
     }
 
-    /// Renders the message; throws if a field would break the header structure.
+    /// Renders the message; throws if a field would break the header structure. The same message
+    /// always renders to the same bytes.
     public func render() throws(MessageError) -> RenderedMessage {
         guard !to.isEmpty else { throw .noRecipients }
         var head = "Date: \(Self.rfc5322Date(date))\r\n"
@@ -161,8 +162,11 @@ public struct MailMessage: Sendable {
         if let htmlBody {
             let html = BodyEncoding.part(contentType: "text/html; charset=utf-8", body: htmlBody)
             // "=_" cannot occur in quoted-printable or base64 output, so the boundary never
-            // collides with the content (RFC 2046 §5.1.1).
-            let boundary = "=_invoiceflow_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+            // collides with the content (RFC 2046 §5.1.1) and need not be random: deriving it
+            // from the Message-ID makes rendering deterministic.
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+            for byte in messageID.value.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            let boundary = "=_invoiceflow_" + String(hash, radix: 16)
             message = head + "Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"\r\n\r\n"
             message += "This is a MIME message with a plain-text and an HTML version.\r\n"
             message += "--\(boundary)\r\n\(text)\r\n--\(boundary)\r\n\(html)\r\n--\(boundary)--\r\n"

@@ -133,6 +133,12 @@ struct MIMETests {
         #expect(rendered.bytes.allSatisfy { $0 < 0x80 })
     }
 
+    @Test("Rendering is deterministic, so a re-render of a stored message gives the same bytes")
+    func deterministic() throws {
+        let message = try message(subject: "Счёт", text: "текст", html: "<p>текст</p>")
+        #expect(try message.render() == message.render())
+    }
+
     static let bodies: [String] = [
         "Short ASCII line.",
         String(repeating: "word ", count: 100),
