@@ -76,19 +76,25 @@ DO $$ BEGIN PERFORM invoiceflow_private.recount_working_calendar(); END $$;
 -- Moscow has kept UTC+3 all year since 2014; a fixed offset (not the tz database) matches the Swift core
 -- and makes the result independent of the session's TimeZone.
 CREATE FUNCTION invoiceflow_private.business_seconds_at(p_at timestamptz) RETURNS bigint
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT c.working_days_before::bigint OPERATOR(pg_catalog.*) 32400
-        OPERATOR(pg_catalog.+) CASE
-            WHEN x.local OPERATOR(pg_catalog.<) TIMESTAMP '2000-01-01' THEN 0
-            WHEN x.local OPERATOR(pg_catalog.>=) TIMESTAMP '2100-01-01' THEN CASE WHEN c.is_working THEN 32400 ELSE 0 END
-            WHEN c.is_working THEN LEAST(GREATEST(
-                EXTRACT(epoch FROM x.local OPERATOR(pg_catalog.-) x.local::date::timestamp)::bigint
-                    OPERATOR(pg_catalog.-) 32400, 0), 32400)
-            ELSE 0 END
-    FROM (SELECT (p_at AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) INTERVAL '3 hours' AS local) AS x
-    JOIN invoiceflow.working_calendar_day AS c
-        ON c.day OPERATOR(pg_catalog.=) LEAST(GREATEST(x.local::date, DATE '2000-01-01'),
-                                                         DATE '2099-12-31')
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+-- plpgsql rather than sql: its one statement plan is cached for the session; reports call this twice per row.
+DECLARE
+    v_local timestamp := (p_at AT TIME ZONE 'UTC') + INTERVAL '3 hours';
+    v_before integer;
+    v_working boolean;
+BEGIN
+    SELECT c.working_days_before, c.is_working INTO v_before, v_working
+    FROM invoiceflow.working_calendar_day AS c
+    WHERE c.day = LEAST(GREATEST(v_local::date, DATE '2000-01-01'), DATE '2099-12-31');
+    IF NOT FOUND THEN
+        RETURN NULL;  -- the caller may not read the calendar
+    END IF;
+    RETURN v_before::bigint * 32400 + CASE
+        WHEN v_local < TIMESTAMP '2000-01-01' THEN 0
+        WHEN v_local >= TIMESTAMP '2100-01-01' THEN CASE WHEN v_working THEN 32400 ELSE 0 END
+        WHEN v_working THEN LEAST(GREATEST(EXTRACT(epoch FROM v_local - v_local::date::timestamp)::bigint - 32400, 0), 32400)
+        ELSE 0 END;
+END
 $$;
 COMMENT ON FUNCTION invoiceflow_private.business_seconds_at(timestamptz) IS
     'Working seconds (09:00–18:00 Moscow on working days) from 2000-01-01 up to the instant; clamped to the calendar range.';

@@ -165,7 +165,7 @@ COMMENT ON COLUMN reporting.step_span.overdue_business_hours IS 'Business hours 
 
 -- Bottlenecks: duration distributions -----------------------------------------------------------------
 
-CREATE VIEW reporting.stage_duration_stats WITH (security_invoker = true) AS
+CREATE VIEW reporting.stage_duration_stats_live WITH (security_invoker = true) AS
 SELECT
     d.dimension,
     s.stage,
@@ -186,14 +186,14 @@ CROSS JOIN LATERAL (VALUES
 ) AS d (dimension, key)
 WHERE NOT s.is_current
 GROUP BY d.dimension, s.stage, d.key;
-COMMENT ON VIEW reporting.stage_duration_stats IS
+COMMENT ON VIEW reporting.stage_duration_stats_live IS
     'How long finished stays in each stage took (p50, p90, max; business and wall hours), overall (dimension stage, key all) '
     'and per invoice type, paying subdivision and month entered. The bottleneck report: the stage with the largest p90.';
-COMMENT ON COLUMN reporting.stage_duration_stats.dimension IS 'stage (key = all), invoice_type, subdivision or month.';
-COMMENT ON COLUMN reporting.stage_duration_stats.key IS 'The value of the dimension: all, a type code, a subdivision code, YYYY-MM.';
-COMMENT ON COLUMN reporting.stage_duration_stats.p50_business_hours IS 'Median business hours (interpolated percentile).';
+COMMENT ON COLUMN reporting.stage_duration_stats_live.dimension IS 'stage (key = all), invoice_type, subdivision or month.';
+COMMENT ON COLUMN reporting.stage_duration_stats_live.key IS 'The value of the dimension: all, a type code, a subdivision code, YYYY-MM.';
+COMMENT ON COLUMN reporting.stage_duration_stats_live.p50_business_hours IS 'Median business hours (interpolated percentile).';
 
-CREATE VIEW reporting.step_duration_stats WITH (security_invoker = true) AS
+CREATE VIEW reporting.step_duration_stats_live WITH (security_invoker = true) AS
 SELECT
     d.dimension,
     s.step_key,
@@ -215,12 +215,12 @@ CROSS JOIN LATERAL (VALUES
 ) AS d (dimension, key)
 WHERE s.outcome IS NOT NULL AND s.outcome <> 'cancelled'
 GROUP BY d.dimension, s.step_key, d.key;
-COMMENT ON VIEW reporting.step_duration_stats IS
+COMMENT ON VIEW reporting.step_duration_stats_live IS
     'How long decided tasks of each route step took (p50, p90, max; business and wall hours), overall (dimension step, key '
     'all) and per approver (the task''s holder), invoice type, paying subdivision and month created. Cancelled tasks '
     '(nobody had to act) and open ones are left out.';
-COMMENT ON COLUMN reporting.step_duration_stats.dimension IS 'step (key = all), approver, invoice_type, subdivision or month.';
-COMMENT ON COLUMN reporting.step_duration_stats.key IS 'The value of the dimension: all, a name, a type code, a subdivision code, YYYY-MM.';
+COMMENT ON COLUMN reporting.step_duration_stats_live.dimension IS 'step (key = all), approver, invoice_type, subdivision or month.';
+COMMENT ON COLUMN reporting.step_duration_stats_live.key IS 'The value of the dimension: all, a name, a type code, a subdivision code, YYYY-MM.';
 
 -- Overdue and stuck -----------------------------------------------------------------------------------
 
@@ -269,7 +269,7 @@ COMMENT ON COLUMN reporting.open_task_age.bucket_order IS 'Sort key of the bucke
 
 -- Quality: rejections and rework -------------------------------------------------------------------------
 
-CREATE VIEW reporting.rejection_rate WITH (security_invoker = true) AS
+CREATE VIEW reporting.rejection_rate_live WITH (security_invoker = true) AS
 SELECT s.invoice_type, s.step_key,
        count(*) AS decisions,
        count(*) FILTER (WHERE s.outcome = 'rejected') AS rejected,
@@ -278,10 +278,10 @@ SELECT s.invoice_type, s.step_key,
 FROM reporting.step_span AS s
 WHERE s.kind = 'approve' AND s.outcome IN ('approved', 'approved_with_remarks', 'rejected')
 GROUP BY s.invoice_type, s.step_key;
-COMMENT ON VIEW reporting.rejection_rate IS
+COMMENT ON VIEW reporting.rejection_rate_live IS
     'Approval decisions per invoice type and step: how many, rejected, approved with remarks, and the rejection rate (0..1).';
 
-CREATE VIEW reporting.rework_rate WITH (security_invoker = true) AS
+CREATE VIEW reporting.rework_rate_live WITH (security_invoker = true) AS
 SELECT it.code AS invoice_type,
        count(*) AS submitted_invoices,
        count(*) FILTER (WHERE r.returns > 0) AS reworked_invoices,
@@ -293,7 +293,7 @@ CROSS JOIN LATERAL (SELECT count(*) AS returns FROM invoiceflow.audit_log AS a
                     WHERE a.invoice_id = i.id AND a.action = 'return_for_rework') AS r
 WHERE i.submitted_at IS NOT NULL
 GROUP BY it.code;
-COMMENT ON VIEW reporting.rework_rate IS
+COMMENT ON VIEW reporting.rework_rate_live IS
     'Submitted invoices per type: how many were returned for rework at least once, the number of returns, and the share '
     'of invoices reworked (0..1).';
 
@@ -331,14 +331,14 @@ COMMENT ON COLUMN reporting.paid_without_documents.collector_id IS 'Holder of th
 COMMENT ON COLUMN reporting.paid_without_documents.working_days_since_payment IS
     'Business hours from the end of the payment day to now, divided by 9 (working days, fractional).';
 
-CREATE VIEW reporting.payment_registry WITH (security_invoker = true) AS
+CREATE VIEW reporting.payment_registry_live WITH (security_invoker = true) AS
 SELECT pm.paid_on, invoiceflow.is_payment_day(pm.paid_on) AS is_payment_day, ps.code AS paying_subdivision,
        pm.currency, count(*) AS payments, count(DISTINCT pm.invoice_id) AS invoices, sum(pm.amount_minor)::bigint AS amount_minor
 FROM invoiceflow.payment AS pm
 JOIN invoiceflow.invoice AS i ON i.id = pm.invoice_id
 JOIN invoiceflow.subdivision AS ps ON ps.id = i.paying_subdivision_id
 GROUP BY pm.paid_on, ps.code, pm.currency;
-COMMENT ON VIEW reporting.payment_registry IS
+COMMENT ON VIEW reporting.payment_registry_live IS
     'Payments per payment day, paying subdivision and currency: count, invoices, total; is_payment_day flags payments made '
     'outside the Tuesday/Thursday registry.';
 
@@ -363,6 +363,158 @@ COMMENT ON VIEW reporting.substitution_use IS
 COMMENT ON COLUMN reporting.substitution_use.how IS
     'assigned_to_deputy (the router gave the task to the deputy) or decided_as_deputy (a deputy decided the absent '
     'assignee''s task).';
+
+-- Snapshots of the aggregates -------------------------------------------------------------------------
+--
+-- Auditors and the reporting role see everything, so their aggregates scan the whole history; at a
+-- million invoices that takes seconds. invoiceflow.refresh_reports() (run by the daemon on a schedule,
+-- or by an admin) stores each *_live aggregate as the owner sees it; afterwards the public view gives
+-- auditors that snapshot (with its refreshed_at) and everyone else the live figures over what they may
+-- see, which for them is a small set. Before the first refresh auditors get live figures too.
+
+CREATE TABLE invoiceflow_private.report_snapshot_run (
+    report text NOT NULL CONSTRAINT report_snapshot_run_pkey PRIMARY KEY,
+    refreshed_at timestamptz NOT NULL,
+    row_count bigint NOT NULL
+);
+COMMENT ON TABLE invoiceflow_private.report_snapshot_run IS
+    'When each aggregate report was last stored by refresh_reports(), and how many rows it had.';
+
+CREATE TABLE invoiceflow_private.report_snapshot_row (
+    report text NOT NULL CONSTRAINT report_snapshot_row_report_fkey REFERENCES invoiceflow_private.report_snapshot_run (report),
+    row_data jsonb NOT NULL
+);
+COMMENT ON TABLE invoiceflow_private.report_snapshot_row IS
+    'The rows of the stored aggregate reports (everything, as an auditor sees it); read only through report_snapshot_rows().';
+COMMENT ON COLUMN invoiceflow_private.report_snapshot_row.row_data IS 'One row of reporting.<report>_live as to_jsonb().';
+CREATE INDEX report_snapshot_row_report_idx ON invoiceflow_private.report_snapshot_row (report);
+
+ALTER TABLE invoiceflow_private.report_snapshot_run ENABLE ROW LEVEL SECURITY;
+ALTER TABLE invoiceflow_private.report_snapshot_run FORCE ROW LEVEL SECURITY;
+ALTER TABLE invoiceflow_private.report_snapshot_row ENABLE ROW LEVEL SECURITY;
+ALTER TABLE invoiceflow_private.report_snapshot_row FORCE ROW LEVEL SECURITY;
+REVOKE ALL ON invoiceflow_private.report_snapshot_run, invoiceflow_private.report_snapshot_row FROM PUBLIC;
+CREATE POLICY owner_all ON invoiceflow_private.report_snapshot_run AS PERMISSIVE FOR ALL TO invoiceflow_owner
+    USING (true) WITH CHECK (true);
+COMMENT ON POLICY owner_all ON invoiceflow_private.report_snapshot_run IS
+    'The owner (NOLOGIN; used only by migrations and definer functions) reads and writes every row: FORCE RLS would otherwise deny it.';
+CREATE POLICY owner_all ON invoiceflow_private.report_snapshot_row AS PERMISSIVE FOR ALL TO invoiceflow_owner
+    USING (true) WITH CHECK (true);
+COMMENT ON POLICY owner_all ON invoiceflow_private.report_snapshot_row IS
+    'The owner (NOLOGIN; used only by migrations and definer functions) reads and writes every row: FORCE RLS would otherwise deny it.';
+
+CREATE FUNCTION invoiceflow_private.report_is_live(p_report text) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN NOT (invoiceflow_private.caller_is('invoiceflow_auditor')
+                AND EXISTS (SELECT FROM invoiceflow_private.report_snapshot_run AS r WHERE r.report = p_report));
+END
+$$;
+COMMENT ON FUNCTION invoiceflow_private.report_is_live(text) IS
+    'False only for an auditor (or the reporting role) once the report has a snapshot: then the view shows the snapshot.';
+
+CREATE FUNCTION invoiceflow_private.report_snapshot_rows(p_report text)
+RETURNS TABLE (row_data jsonb, refreshed_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT w.row_data, r.refreshed_at
+    FROM invoiceflow_private.report_snapshot_run AS r
+    JOIN invoiceflow_private.report_snapshot_row AS w ON w.report OPERATOR(pg_catalog.=) r.report
+    WHERE r.report OPERATOR(pg_catalog.=) p_report AND invoiceflow_private.caller_is('invoiceflow_auditor')
+$$;
+COMMENT ON FUNCTION invoiceflow_private.report_snapshot_rows(text) IS
+    'The stored rows of one aggregate report, for auditors and the reporting role only (nothing for anyone else).';
+
+CREATE FUNCTION invoiceflow.refresh_reports() RETURNS TABLE (report text, row_count bigint, refreshed_at timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_report text;
+    v_count bigint;
+BEGIN
+    IF NOT (session_user = 'invoiceflow_daemon' OR invoiceflow_private.caller_is('invoiceflow_admin')) THEN
+        RAISE EXCEPTION 'not allowed: reports are refreshed by the daemon or an admin' USING ERRCODE = 'IF002';
+    END IF;
+    -- One refresh at a time; readers keep seeing the previous snapshot until COMMIT (no TRUNCATE lock).
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.refresh_reports'));
+    FOREACH v_report IN ARRAY ARRAY['stage_duration_stats', 'step_duration_stats', 'rejection_rate', 'rework_rate',
+                                    'payment_registry']
+    LOOP
+        DELETE FROM invoiceflow_private.report_snapshot_row AS w WHERE w.report = v_report;
+        INSERT INTO invoiceflow_private.report_snapshot_run AS r (report, refreshed_at, row_count)
+        VALUES (v_report, pg_catalog.now(), 0)
+        ON CONFLICT ON CONSTRAINT report_snapshot_run_pkey DO UPDATE SET refreshed_at = pg_catalog.now();
+        EXECUTE pg_catalog.format('INSERT INTO invoiceflow_private.report_snapshot_row (report, row_data) '
+            'SELECT %L, pg_catalog.to_jsonb(v) FROM reporting.%I AS v', v_report, v_report || '_live');
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        UPDATE invoiceflow_private.report_snapshot_run AS r SET row_count = v_count WHERE r.report = v_report;
+        report := v_report;
+        row_count := v_count;
+        refreshed_at := pg_catalog.now();
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION invoiceflow.refresh_reports() IS
+    'Stores every aggregate report (stage/step duration stats, rejection and rework rates, payment registry) as the owner '
+    'sees it, for auditors and the reporting role; returns each report''s row count. The daemon runs it on a schedule; '
+    'admins may too. IF002 for anyone else.';
+
+CREATE VIEW reporting.stage_duration_stats WITH (security_invoker = true) AS
+SELECT l.*, NULL::timestamptz AS refreshed_at FROM reporting.stage_duration_stats_live AS l
+WHERE (SELECT invoiceflow_private.report_is_live('stage_duration_stats'))
+UNION ALL
+SELECT (jsonb_populate_record(NULL::reporting.stage_duration_stats_live, s.row_data)).*, s.refreshed_at
+FROM invoiceflow_private.report_snapshot_rows('stage_duration_stats') AS s;
+
+CREATE VIEW reporting.step_duration_stats WITH (security_invoker = true) AS
+SELECT l.*, NULL::timestamptz AS refreshed_at FROM reporting.step_duration_stats_live AS l
+WHERE (SELECT invoiceflow_private.report_is_live('step_duration_stats'))
+UNION ALL
+SELECT (jsonb_populate_record(NULL::reporting.step_duration_stats_live, s.row_data)).*, s.refreshed_at
+FROM invoiceflow_private.report_snapshot_rows('step_duration_stats') AS s;
+
+CREATE VIEW reporting.rejection_rate WITH (security_invoker = true) AS
+SELECT l.*, NULL::timestamptz AS refreshed_at FROM reporting.rejection_rate_live AS l
+WHERE (SELECT invoiceflow_private.report_is_live('rejection_rate'))
+UNION ALL
+SELECT (jsonb_populate_record(NULL::reporting.rejection_rate_live, s.row_data)).*, s.refreshed_at
+FROM invoiceflow_private.report_snapshot_rows('rejection_rate') AS s;
+
+CREATE VIEW reporting.rework_rate WITH (security_invoker = true) AS
+SELECT l.*, NULL::timestamptz AS refreshed_at FROM reporting.rework_rate_live AS l
+WHERE (SELECT invoiceflow_private.report_is_live('rework_rate'))
+UNION ALL
+SELECT (jsonb_populate_record(NULL::reporting.rework_rate_live, s.row_data)).*, s.refreshed_at
+FROM invoiceflow_private.report_snapshot_rows('rework_rate') AS s;
+
+CREATE VIEW reporting.payment_registry WITH (security_invoker = true) AS
+SELECT l.*, NULL::timestamptz AS refreshed_at FROM reporting.payment_registry_live AS l
+WHERE (SELECT invoiceflow_private.report_is_live('payment_registry'))
+UNION ALL
+SELECT (jsonb_populate_record(NULL::reporting.payment_registry_live, s.row_data)).*, s.refreshed_at
+FROM invoiceflow_private.report_snapshot_rows('payment_registry') AS s;
+
+DO $$
+DECLARE
+    v text;
+BEGIN
+    FOREACH v IN ARRAY ARRAY['stage_duration_stats', 'step_duration_stats', 'rejection_rate', 'rework_rate',
+                             'payment_registry']
+    LOOP
+        EXECUTE format('COMMENT ON VIEW reporting.%I IS %L', v,
+            'reporting.' || v || '_live for what the caller may see; for auditors and the reporting role, the snapshot '
+            'stored by refresh_reports() once there is one (refreshed_at says when; NULL = live).');
+        EXECUTE format('COMMENT ON COLUMN reporting.%I.refreshed_at IS %L', v,
+            'When the snapshot shown was stored; NULL when the figures are live.');
+    END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION invoiceflow_private.report_is_live(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION invoiceflow_private.report_snapshot_rows(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION invoiceflow.refresh_reports() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION invoiceflow_private.report_is_live(text) TO invoiceflow_employee, invoiceflow_auditor;
+GRANT EXECUTE ON FUNCTION invoiceflow_private.report_snapshot_rows(text) TO invoiceflow_employee, invoiceflow_auditor;
+GRANT EXECUTE ON FUNCTION invoiceflow.refresh_reports() TO invoiceflow_daemon, invoiceflow_admin;
 
 DO $$
 DECLARE

@@ -23,7 +23,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/personas.sql
 
-SELECT plan(33);
+SELECT plan(39);
 
 -- The history -----------------------------------------------------------------------------------------
 
@@ -420,6 +420,43 @@ SELECT throws_ok($$SELECT invoiceflow.set_working_day('2027-01-11', false, 'x')$
     'the reporting role cannot change the calendar');
 SELECT is((SELECT count(*)::integer FROM invoiceflow.audit_log WHERE invoice_id IS NULL) > 0, true,
     'the reporting role reads the whole audit log like an auditor');
+RESET SESSION AUTHORIZATION;
+
+-- Snapshots: auditors read stored aggregates after refresh_reports(), everyone else live figures --------
+
+SET SESSION AUTHORIZATION ifp_ivan;
+SELECT throws_ok($$SELECT * FROM invoiceflow.refresh_reports()$$, '42501', NULL, 'an employee cannot refresh the reports');
+SELECT is((SELECT count(*)::integer FROM invoiceflow_private.report_snapshot_rows('stage_duration_stats')), 0,
+    'an employee gets nothing from the snapshot reader');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION invoiceflow_daemon;
+SELECT results_eq($$SELECT report, row_count > 0 FROM invoiceflow.refresh_reports() ORDER BY report$$,
+    $$VALUES ('payment_registry', true), ('rejection_rate', true), ('rework_rate', true), ('stage_duration_stats', true),
+             ('step_duration_stats', true)$$,
+    'the daemon refreshes the five aggregate reports');
+RESET SESSION AUTHORIZATION;
+
+-- A change after the refresh: R3 leaves approval (one more finished approval stay).
+INSERT INTO invoiceflow.audit_log (occurred_at, invoice_id, entity, entity_id, action, channel, before, after, prev_hash, hash)
+SELECT TIMESTAMPTZ '2026-11-18 13:00+03', r.id, 'invoice', r.id, 'stage_payment', 'daemon',
+    '{"stage": "approval"}', '{"stage": "payment"}', '\x', '\x'
+FROM rep_invoice AS r WHERE r.label = 'R3';
+
+SET SESSION AUTHORIZATION ifr_bi;
+SELECT results_eq(
+    $$SELECT s.stays::integer, s.p50_business_hours, s.p90_business_hours, s.max_business_hours, s.refreshed_at IS NOT NULL
+      FROM reporting.stage_duration_stats AS s WHERE s.dimension = 'stage' AND s.stage = 'approval'$$,
+    $$VALUES (5, 8.00, 19.80, 27.00, true)$$,
+    'the reporting role reads the snapshot: the figures as refreshed, with refreshed_at');
+SELECT is((SELECT count(*)::integer FROM reporting.payment_registry WHERE refreshed_at IS NULL), 0,
+    'every aggregate row the reporting role reads comes from the snapshot');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION ifp_ivan;
+SELECT results_eq(
+    $$SELECT s.stays::integer, s.refreshed_at IS NULL
+      FROM reporting.stage_duration_stats AS s WHERE s.dimension = 'stage' AND s.stage = 'approval'$$,
+    $$VALUES (4, true)$$,
+    'the initiator reads live figures over his own invoices, including the change after the refresh');
 RESET SESSION AUTHORIZATION;
 
 -- The reporting schema's own hygiene (00_catalog_hygiene walks only the invoiceflow* schemas) ------------
