@@ -209,3 +209,34 @@ struct RouterQueueTests {
         }
     }
 }
+
+@Suite("router: a transition cut short leaves nothing behind")
+struct RouterCrashTests {
+    @Test("a router whose connection dies mid-transition leaves the item pending; the next routes it exactly once")
+    func connectionKilledMidTransition() async throws {
+        try await withCompany { company in
+            let invoice = try await company.submit(.init(type: "operating_expenses", initiator: "petr", roubles: 3_000))
+            // A router gets as far as claiming the items and writing a task, then its backend is killed.
+            let dying = try await PostgresConnection.connect(
+                company.daemonConfiguration, logger: TestPostgres.silentLogger)
+            let olga = company.employee("olga")
+            let pid = try await dying.run { c -> Int32 in
+                try c.execute(script: "BEGIN")
+                _ = try c.query("SELECT * FROM invoiceflow.daemon_claim_routing('dying')")
+                try c.execute(
+                    "SELECT invoiceflow.daemon_create_task(\(invoice), 'department_head', 'approve', \(olga))")
+                return c.backendProcessID ?? 0
+            }
+            try await company.admin.execute("SELECT pg_terminate_backend(\(pid))")
+            await dying.close()
+
+            #expect(try await company.tasks(of: invoice).isEmpty, "the half-written task was rolled back")
+            try await company.route()
+            let tasks = try await company.tasks(of: invoice)
+            #expect(tasks.map(\.assignee) == ["olga"])
+            let pending = try await company.admin.query(
+                "SELECT count(*) FROM invoiceflow_private.work_item WHERE invoice_id = \(invoice) AND done_at IS NULL")
+            #expect(try pending[0].decode(0, as: Int.self) == 0)
+        }
+    }
+}
