@@ -99,6 +99,39 @@ $$;
 COMMENT ON FUNCTION invoiceflow_private.business_seconds_at(timestamptz) IS
     'Working seconds (09:00–18:00 Moscow on working days) from 2000-01-01 up to the instant; clamped to the calendar range.';
 
+-- Set-based business time for reports over millions of rows: join working_calendar_day twice (the day of
+-- each end, invoiceflow_private.calendar_day(ts)) and take business_seconds_between() of the two rows.
+-- Both are plain SQL expressions the planner inlines (no SET clause, hence OPERATOR(pg_catalog.…)
+-- everywhere), so a report pays a hash join instead of two function calls per row.
+CREATE FUNCTION invoiceflow_private.calendar_day(p_at timestamptz) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN LEAST(GREATEST(((p_at AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) INTERVAL '3 hours')::date, DATE '2000-01-01'),
+             DATE '2099-12-31');
+COMMENT ON FUNCTION invoiceflow_private.calendar_day(timestamptz) IS
+    'The Moscow date of an instant, clamped to the calendar range: the key to join working_calendar_day on.';
+
+CREATE FUNCTION invoiceflow_private.seconds_into_calendar(p_at timestamptz, p_day invoiceflow.working_calendar_day)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN p_day.working_days_before::bigint OPERATOR(pg_catalog.*) 32400 OPERATOR(pg_catalog.+) CASE
+    WHEN (p_at AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) INTERVAL '3 hours' OPERATOR(pg_catalog.<) TIMESTAMP '2000-01-01' THEN 0
+    WHEN (p_at AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) INTERVAL '3 hours' OPERATOR(pg_catalog.>=) TIMESTAMP '2100-01-01'
+        THEN CASE WHEN p_day.is_working THEN 32400 ELSE 0 END
+    WHEN p_day.is_working THEN LEAST(GREATEST(EXTRACT(epoch FROM
+        ((p_at AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) INTERVAL '3 hours')::time)::bigint OPERATOR(pg_catalog.-) 32400, 0), 32400)
+    ELSE 0 END;
+COMMENT ON FUNCTION invoiceflow_private.seconds_into_calendar(timestamptz, invoiceflow.working_calendar_day) IS
+    'Working seconds from 2000-01-01 to the instant, given the calendar row of its day: business_seconds_at without a lookup.';
+
+CREATE FUNCTION invoiceflow_private.business_seconds_between(
+    p_from timestamptz, p_from_day invoiceflow.working_calendar_day, p_to timestamptz, p_to_day invoiceflow.working_calendar_day
+) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN invoiceflow_private.seconds_into_calendar(p_to, p_to_day)
+    OPERATOR(pg_catalog.-) invoiceflow_private.seconds_into_calendar(p_from, p_from_day);
+COMMENT ON FUNCTION invoiceflow_private.business_seconds_between(timestamptz, invoiceflow.working_calendar_day, timestamptz, invoiceflow.working_calendar_day) IS
+    'Working seconds between two instants given the calendar rows of their days (see calendar_day); NULL when a row is missing.';
+
 CREATE FUNCTION invoiceflow.business_duration(p_from timestamptz, p_to timestamptz) RETURNS interval
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT pg_catalog.make_interval(secs => (invoiceflow_private.business_seconds_at(p_to)
@@ -181,6 +214,9 @@ DECLARE
     f regprocedure;
 BEGIN
     FOREACH f IN ARRAY ARRAY['invoiceflow_private.business_seconds_at(timestamptz)'::regprocedure,
+                             'invoiceflow_private.calendar_day(timestamptz)'::regprocedure,
+                             'invoiceflow_private.seconds_into_calendar(timestamptz, invoiceflow.working_calendar_day)'::regprocedure,
+                             'invoiceflow_private.business_seconds_between(timestamptz, invoiceflow.working_calendar_day, timestamptz, invoiceflow.working_calendar_day)'::regprocedure,
                              'invoiceflow.business_duration(timestamptz, timestamptz)'::regprocedure,
                              'invoiceflow.business_hours(timestamptz, timestamptz)'::regprocedure,
                              'invoiceflow.is_payment_day(date)'::regprocedure]

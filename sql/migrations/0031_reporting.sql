@@ -53,14 +53,19 @@ SELECT
     h.holder_ids,
     h.holders,
     now() - i.stage_changed_at AS stage_age,
-    invoiceflow.business_hours(i.stage_changed_at, now()) AS stage_age_business_hours,
+    round(invoiceflow_private.business_seconds_between(i.stage_changed_at, cst, now(), cnow)::numeric / 3600, 2)
+        AS stage_age_business_hours,
     CASE WHEN i.submitted_at IS NOT NULL THEN now() - i.submitted_at END AS age_since_submission,
-    invoiceflow.business_hours(i.submitted_at, now()) AS age_since_submission_business_hours,
+    round(invoiceflow_private.business_seconds_between(i.submitted_at, csub, now(), cnow)::numeric / 3600, 2)
+        AS age_since_submission_business_hours,
     i.stage NOT IN ('closed', 'withdrawn') AS is_open
 FROM invoiceflow.invoice AS i
 JOIN invoiceflow.invoice_type AS it ON it.id = i.invoice_type_id
 JOIN invoiceflow.subdivision AS ps ON ps.id = i.paying_subdivision_id
 JOIN invoiceflow.employee AS ini ON ini.id = i.initiator_id
+LEFT JOIN invoiceflow.working_calendar_day AS cst ON cst.day = invoiceflow_private.calendar_day(i.stage_changed_at)
+LEFT JOIN invoiceflow.working_calendar_day AS csub ON csub.day = invoiceflow_private.calendar_day(i.submitted_at)
+LEFT JOIN invoiceflow.working_calendar_day AS cnow ON cnow.day = invoiceflow_private.calendar_day(now())
 LEFT JOIN LATERAL (
     SELECT array_agg(t.assignee_id ORDER BY t.id) AS holder_ids,
            string_agg(e.full_name || coalesce(' (за ' || f.full_name || ')', ''), ', ' ORDER BY t.id) AS holders
@@ -108,11 +113,14 @@ SELECT
     date_trunc('month', (s.entered_at AT TIME ZONE 'UTC') + interval '3 hours')::date AS entered_month,
     coalesce(s.left_at, now()) - s.entered_at AS wall_duration,
     round((EXTRACT(epoch FROM coalesce(s.left_at, now()) - s.entered_at) / 3600)::numeric, 2) AS wall_hours,
-    invoiceflow.business_hours(s.entered_at, coalesce(s.left_at, now())) AS business_hours
+    round(invoiceflow_private.business_seconds_between(s.entered_at, cin, coalesce(s.left_at, now()), cout)::numeric / 3600, 2)
+        AS business_hours
 FROM span AS s
 JOIN invoiceflow.invoice AS i ON i.id = s.invoice_id
 JOIN invoiceflow.invoice_type AS it ON it.id = i.invoice_type_id
-JOIN invoiceflow.subdivision AS ps ON ps.id = i.paying_subdivision_id;
+JOIN invoiceflow.subdivision AS ps ON ps.id = i.paying_subdivision_id
+LEFT JOIN invoiceflow.working_calendar_day AS cin ON cin.day = invoiceflow_private.calendar_day(s.entered_at)
+LEFT JOIN invoiceflow.working_calendar_day AS cout ON cout.day = invoiceflow_private.calendar_day(coalesce(s.left_at, now()));
 COMMENT ON VIEW reporting.stage_span IS
     'One row per stay of a visible invoice in a stage, from the audit log''s stage transitions: entered, left (NULL while '
     'current), wall and business duration (up to now for the current stay). An invoice returned for rework has several '
@@ -145,17 +153,22 @@ SELECT
     date_trunc('month', (t.created_at AT TIME ZONE 'UTC') + interval '3 hours')::date AS created_month,
     coalesce(t.decided_at, now()) - t.created_at AS wall_duration,
     round((EXTRACT(epoch FROM coalesce(t.decided_at, now()) - t.created_at) / 3600)::numeric, 2) AS wall_hours,
-    invoiceflow.business_hours(t.created_at, coalesce(t.decided_at, now())) AS business_hours,
+    round(invoiceflow_private.business_seconds_between(t.created_at, cin, coalesce(t.decided_at, now()), cout)::numeric
+          / 3600, 2) AS business_hours,
     t.due_at IS NOT NULL AND coalesce(t.decided_at, now()) > t.due_at AS sla_breached,
     CASE WHEN t.due_at IS NOT NULL AND coalesce(t.decided_at, now()) > t.due_at
-         THEN invoiceflow.business_hours(t.due_at, coalesce(t.decided_at, now())) END AS overdue_business_hours
+         THEN round(invoiceflow_private.business_seconds_between(t.due_at, cdue, coalesce(t.decided_at, now()), cout)::numeric
+                    / 3600, 2) END AS overdue_business_hours
 FROM invoiceflow.task AS t
 JOIN invoiceflow.invoice AS i ON i.id = t.invoice_id
 JOIN invoiceflow.invoice_type AS it ON it.id = i.invoice_type_id
 JOIN invoiceflow.subdivision AS ps ON ps.id = i.paying_subdivision_id
 JOIN invoiceflow.employee AS ae ON ae.id = t.assignee_id
 LEFT JOIN invoiceflow.employee AS fe ON fe.id = t.acting_for_id
-LEFT JOIN invoiceflow.employee AS de ON de.id = t.decided_by;
+LEFT JOIN invoiceflow.employee AS de ON de.id = t.decided_by
+LEFT JOIN invoiceflow.working_calendar_day AS cin ON cin.day = invoiceflow_private.calendar_day(t.created_at)
+LEFT JOIN invoiceflow.working_calendar_day AS cout ON cout.day = invoiceflow_private.calendar_day(coalesce(t.decided_at, now()))
+LEFT JOIN invoiceflow.working_calendar_day AS cdue ON cdue.day = invoiceflow_private.calendar_day(t.due_at);
 COMMENT ON VIEW reporting.step_span IS
     'One row per task of a visible invoice: which step, who held it (for whom), how it ended, how long it took in wall and '
     'business time (up to now while open), and whether it breached its SLA (finished, or still open, after due_at).';
@@ -234,6 +247,9 @@ COMMENT ON VIEW reporting.sla_breach IS
     'Tasks that missed their SLA: decided after due_at, or still open past it; by how much in business hours and wall time.';
 COMMENT ON COLUMN reporting.sla_breach.overdue_wall IS 'Wall time past due_at (at the decision, or now).';
 
+-- Router notes are a small share of the audit log; this index lets the escalation report skip the rest.
+CREATE INDEX audit_log_route_note_idx ON invoiceflow.audit_log (invoice_id, id) WHERE action LIKE 'route\_%';
+
 CREATE VIEW reporting.escalation WITH (security_invoker = true) AS
 SELECT a.invoice_id, a.id AS audit_id, a.occurred_at, a.action,
        coalesce(a.after ->> 'step', a.after ->> 'step_key') AS step_key,
@@ -241,6 +257,7 @@ SELECT a.invoice_id, a.id AS audit_id, a.occurred_at, a.action,
        a.comment, a.after AS detail
 FROM invoiceflow.audit_log AS a
 WHERE a.invoice_id IS NOT NULL
+  AND a.action LIKE 'route\_%'
   AND (a.action LIKE 'route\_%escalat%'
        OR (a.action = 'route_step_started'
            AND jsonb_path_exists(a.after, 'strict $.**.escalatedVia ? (@.size() > 0)')));
@@ -305,8 +322,8 @@ SELECT i.id AS invoice_id, it.code AS invoice_type, ps.code AS paying_subdivisio
        p.paid_on, p.paid_minor,
        col.collector_id, col.collector_name,
        current_date - p.paid_on AS days_since_payment,
-       invoiceflow.business_hours((p.paid_on::timestamp + interval '18 hours') AT TIME ZONE 'UTC' - interval '3 hours', now())
-           / 9 AS working_days_since_payment,
+       round(invoiceflow_private.business_seconds_between(p.paid_until, cpaid, now(), cnow)::numeric / 32400, 2)
+           AS working_days_since_payment,
        CASE WHEN current_date - p.paid_on <= 7 THEN '≤ 7 days' WHEN current_date - p.paid_on <= 30 THEN '8–30 days'
             WHEN current_date - p.paid_on <= 90 THEN '31–90 days' ELSE '> 90 days' END AS age_bucket
 FROM invoiceflow.invoice AS i
@@ -314,14 +331,19 @@ JOIN invoiceflow.invoice_type AS it ON it.id = i.invoice_type_id
 JOIN invoiceflow.subdivision AS ps ON ps.id = i.paying_subdivision_id
 LEFT JOIN invoiceflow.counterparty AS c ON c.id = i.counterparty_id
 LEFT JOIN invoiceflow.subdivision AS rs ON rs.id = i.receiving_subdivision_id
-CROSS JOIN LATERAL (SELECT max(pm.paid_on) AS paid_on, sum(pm.amount_minor)::bigint AS paid_minor
+CROSS JOIN LATERAL (SELECT max(pm.paid_on) AS paid_on, sum(pm.amount_minor)::bigint AS paid_minor,
+                           -- 18:00 Moscow of the payment day: the working day of the payment counts as spent.
+                           (max(pm.paid_on)::timestamp + interval '18 hours') AT TIME ZONE 'UTC' - interval '3 hours' AS paid_until
                     FROM invoiceflow.payment AS pm WHERE pm.invoice_id = i.id) AS p
+LEFT JOIN invoiceflow.working_calendar_day AS cpaid ON cpaid.day = invoiceflow_private.calendar_day(p.paid_until)
+LEFT JOIN invoiceflow.working_calendar_day AS cnow ON cnow.day = invoiceflow_private.calendar_day(now())
 LEFT JOIN LATERAL (SELECT t.assignee_id AS collector_id, e.full_name AS collector_name
                    FROM invoiceflow.task AS t JOIN invoiceflow.employee AS e ON e.id = t.assignee_id
                    WHERE t.invoice_id = i.id AND t.kind = 'collect_documents'
                    ORDER BY t.outcome IS NULL DESC, t.id DESC LIMIT 1) AS col ON true
 WHERE p.paid_minor = i.amount_minor
-  AND i.stage <> 'closed'
+  -- Full payment moves an invoice to closing_documents (record_payment); closing needs a document.
+  AND i.stage = 'closing_documents'
   AND NOT EXISTS (SELECT FROM invoiceflow.closing_document AS d WHERE d.invoice_id = i.id);
 COMMENT ON VIEW reporting.paid_without_documents IS
     'Fully paid invoices with no closing document yet: who collects them, when the last payment went out, and how long '
@@ -329,7 +351,7 @@ COMMENT ON VIEW reporting.paid_without_documents IS
 COMMENT ON COLUMN reporting.paid_without_documents.paid_on IS 'Date of the last payment (the one that completed the amount).';
 COMMENT ON COLUMN reporting.paid_without_documents.collector_id IS 'Holder of the collect_documents task (the open one if any); NULL if none was created.';
 COMMENT ON COLUMN reporting.paid_without_documents.working_days_since_payment IS
-    'Business hours from the end of the payment day to now, divided by 9 (working days, fractional).';
+    'Working days (9 business hours each, to 0.01) from the end of the payment day to now.';
 
 CREATE VIEW reporting.payment_registry_live WITH (security_invoker = true) AS
 SELECT pm.paid_on, invoiceflow.is_payment_day(pm.paid_on) AS is_payment_day, ps.code AS paying_subdivision,

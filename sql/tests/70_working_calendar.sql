@@ -8,7 +8,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/personas.sql
 
-SELECT plan(36);
+SELECT plan(37);
 
 -- The calendar matches the Swift core -----------------------------------------------------------------
 
@@ -86,6 +86,20 @@ SELECT is_empty(
             AND (m.l::date = DATE '2025-11-01'
                  OR (EXTRACT(isodow FROM m.l) < 6 AND m.l::date NOT IN (SELECT h.day FROM swift_holiday AS h))))$$,
     'business_hours agrees with a brute-force half-hour count on 60 pairs spanning weekends and holidays');
+
+-- The set-based form the report views use (calendar rows joined, business_seconds_between inlined) gives
+-- the same seconds, also for instants outside the calendar range and on day boundaries.
+INSERT INTO brute_pair (n, a, b) VALUES
+    (1001, '1999-12-31 12:00+03', '2000-01-04 12:00+03'), (1002, '2099-12-30 12:00+03', '2100-01-05 12:00+03'),
+    (1003, '2026-11-24 09:00+03', '2026-11-24 18:00+03'), (1004, '2026-11-24 18:00+03', '2026-11-25 09:00+03'),
+    (1005, '2026-11-25 00:00+03', '2026-11-24 23:59:59+03');
+SELECT is_empty(
+    $$SELECT p.n FROM brute_pair AS p
+      LEFT JOIN invoiceflow.working_calendar_day AS ca ON ca.day = invoiceflow_private.calendar_day(p.a)
+      LEFT JOIN invoiceflow.working_calendar_day AS cb ON cb.day = invoiceflow_private.calendar_day(p.b)
+      WHERE invoiceflow_private.business_seconds_between(p.a, ca, p.b, cb) IS DISTINCT FROM
+            invoiceflow_private.business_seconds_at(p.b) - invoiceflow_private.business_seconds_at(p.a)$$,
+    'business_seconds_between over joined calendar rows equals business_seconds_at on 65 pairs, range edges included');
 
 -- Payment days ----------------------------------------------------------------------------------------
 
