@@ -26,7 +26,8 @@ public struct RouterService: Service {
     public var maxAttempts: Int
     /// Routes stored at start for types that have none yet (the defaults compiled into the binary).
     public var defaultRoutes: [RouteVersion]
-    /// The calendar SLAs and payment days count in.
+    /// The calendar SLAs and payment days count in, outside the window the database's stored
+    /// calendar covers (which wins around today).
     public var calendar: WorkingCalendar
     private let logger: Logger
 
@@ -118,7 +119,8 @@ public struct RouterService: Service {
                 do {
                     let state = try RoutingStore.state(of: item.invoiceID, on: connection)
                     let snapshot = try RoutingStore.orgSnapshot(on: connection)
-                    let actions = try RouterDecision(state: state, snapshot: snapshot, calendar: calendar).actions()
+                    let stored = try RoutingStore.workingCalendar(adjusting: calendar, on: connection)
+                    let actions = try RouterDecision(state: state, snapshot: snapshot, calendar: stored).actions()
                     try RoutingStore.apply(actions, invoiceID: item.invoiceID, workItem: item.id, on: connection)
                     return item
                 } catch let error as PostgresError

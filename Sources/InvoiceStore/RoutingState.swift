@@ -251,6 +251,26 @@ public enum RoutingStore {
         return try JSONDecoder().decode(OrgSnapshot.self, from: Data(json.utf8))
     }
 
+    /// `base` with the days around today taken from the stored working calendar (`set_working_day`
+    /// edits, decrees), so SLAs and payment days follow what an administrator changed.
+    public static func workingCalendar(adjusting base: WorkingCalendar, on connection: isolated PostgresConnection)
+        throws -> WorkingCalendar
+    {
+        struct Exceptions: Decodable {
+            var from: CalendarDate
+            var to: CalendarDate
+            var holidays: [CalendarDate]
+            var workingDays: [CalendarDate]
+        }
+        let json = try connection.query("SELECT invoiceflow.daemon_calendar_exceptions()").first?.text(0) ?? ""
+        let stored = try JSONDecoder().decode(Exceptions.self, from: Data(json.utf8))
+        let outside = { (day: CalendarDate) in day < stored.from || stored.to < day }
+        var calendar = base
+        calendar.holidays = calendar.holidays.filter(outside).union(stored.holidays)
+        calendar.transferredWorkingDays = calendar.transferredWorkingDays.filter(outside).union(stored.workingDays)
+        return calendar
+    }
+
     /// Stores each route as the first version of its type when the type has no route yet; returns how
     /// many were stored. Idempotent, so every daemon start may call it.
     @discardableResult

@@ -240,3 +240,30 @@ struct RouterCrashTests {
         }
     }
 }
+
+@Suite("router: SLAs follow the stored working calendar")
+struct RouterCalendarTests {
+    @Test("days an administrator declares non-working push the due time of tasks created afterwards")
+    func storedHolidaysMoveDueDates() async throws {
+        try await withCompany { company in
+            func due(of invoice: Int64) async throws -> Int64 {
+                try await company.admin.query(
+                    "SELECT extract(epoch FROM due_at)::bigint FROM invoiceflow.task WHERE invoice_id = \(invoice)"
+                )[0].decode(0)
+            }
+            let before = try await company.submit(.init(type: "operating_expenses", initiator: "petr", roubles: 100))
+            try await company.route()
+            // The next four days become non-working (the superuser may act as an administrator).
+            try await company.admin.execute(
+                """
+                SELECT invoiceflow.set_working_day(d::date, false, 'test: office closed')
+                FROM generate_series((now() AT TIME ZONE 'Europe/Moscow')::date,
+                                     (now() AT TIME ZONE 'Europe/Moscow')::date + 3, interval '1 day') AS d
+                """)
+            let after = try await company.submit(.init(type: "operating_expenses", initiator: "gleb", roubles: 100))
+            try await company.route()
+            let shift = try await due(of: after) - due(of: before)
+            #expect(shift >= 24 * 3600, "due moved by \(shift) s")
+        }
+    }
+}
