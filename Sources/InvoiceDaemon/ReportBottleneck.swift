@@ -118,6 +118,8 @@ public struct BottleneckReport: Sendable, Equatable {
     }
 
     private static func read(from connection: isolated PostgresConnection, stepLimit: Int) throws -> BottleneckReport {
+        // Compiling these plans (large, partly never executed) costs more than running them.
+        try connection.execute("SET LOCAL jit = off")
         let stageRows = try connection.query(
             """
             SELECT s.stage, s.stays, s.p50_business_hours::float8 AS p50b, s.p90_business_hours::float8 AS p90b,
