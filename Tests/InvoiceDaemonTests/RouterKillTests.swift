@@ -1,0 +1,98 @@
+import Foundation
+import InvoiceTestSupport
+import PostgresClient
+import Testing
+
+@testable import InvoiceDaemon
+
+/// `invoiceflow serve` as a child process that the test kills with SIGKILL, no goodbye.
+private final class KillableDaemon {
+    private let process = Process()
+
+    init(databaseURL: String, dataDirectory: String) throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appending(path: "invoiceflow")
+        process.executableURL = executable
+        process.arguments = ["serve"]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INVOICEFLOW_") }
+        environment["INVOICEFLOW_DATABASE_URL"] = databaseURL
+        environment["INVOICEFLOW_DATA_DIR"] = dataDirectory
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func kill() async throws {
+        _ = Foundation.kill(process.processIdentifier, SIGKILL)
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+    }
+}
+
+@Suite("router: SIGKILL at random moments while invoices flow")
+struct RouterKillTests {
+    @Test(
+        "every invoice reaches payment with no lost and no duplicated task, the daemons killed again and again",
+        arguments: [1, 2])
+    func killedRepeatedly(replicas: Int) async throws {
+        try await withCompany { company in
+            let directory = FileManager.default.temporaryDirectory.appending(path: "router-kill-\(UUID().uuidString)")
+                .path
+            defer {
+                for n in 0..<replicas { try? FileManager.default.removeItem(atPath: directory + "-\(n)") }
+            }
+            let url = company.configuration.conninfo
+            var invoices: [Int64] = []
+            var kills = 0
+            let deadline = ContinuousClock.now + .seconds(120)
+            var finished = false
+            while !finished && ContinuousClock.now < deadline {
+                let daemons = try (0..<replicas).map { n in
+                    try KillableDaemon(databaseURL: url, dataDirectory: directory + "-\(n)")
+                }
+                // Let it live a random while, deciding as olga whatever it has routed meanwhile.
+                let lifetime = ContinuousClock.now + .milliseconds(Int.random(in: 150...1_200))
+                while ContinuousClock.now < lifetime {
+                    // New invoices keep arriving, two per life of the daemon.
+                    if invoices.count < min(40, 2 * (kills + 1)) {
+                        invoices.append(
+                            try await company.submit(
+                                .init(
+                                    type: "operating_expenses",
+                                    initiator: invoices.count.isMultiple(of: 2) ? "petr" : "gleb",
+                                    roubles: 700)))
+                    }
+                    for task in try await company.admin.query(
+                        """
+                        SELECT t.id FROM invoiceflow.task t
+                        WHERE t.outcome IS NULL AND t.kind = 'approve' AND t.assignee_id = \(company.employee("olga"))
+                        """)
+                    {
+                        try await company.decide(try task.decode(0), as: "olga")
+                    }
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 5...60)))
+                }
+                for daemon in daemons { try await daemon.kill() }
+                kills += 1
+                let waiting = try await company.admin.query(
+                    """
+                    SELECT count(*) FROM invoiceflow.invoice i
+                    WHERE i.stage <> 'payment' OR NOT EXISTS (SELECT FROM invoiceflow.task t
+                                                              WHERE t.invoice_id = i.id AND t.kind = 'pay')
+                    """)
+                finished = try invoices.count == 40 && waiting[0].decode(0, as: Int.self) == 0
+            }
+            #expect(finished, "after \(kills) kills")
+            #expect(kills >= 20)
+            for invoice in invoices {
+                let tasks = try await company.tasks(of: invoice)
+                #expect(tasks.filter { $0.kind == "approve" }.map(\.assignee) == ["olga"], "invoice \(invoice)")
+                #expect(Set(tasks.filter { $0.kind == "pay" }.map(\.assignee)) == ["accountant", "accountant2"])
+                #expect(tasks.filter { $0.kind == "pay" }.count == 2)
+            }
+            let pending = try await company.admin.query(
+                "SELECT count(*) FROM invoiceflow_private.work_item WHERE done_at IS NULL OR parked_at IS NOT NULL")
+            #expect(try pending[0].decode(0, as: Int.self) == 0)
+        }
+    }
+}
