@@ -267,3 +267,37 @@ struct RouterCalendarTests {
         }
     }
 }
+
+@Suite("router: reconnects after losing its database connection")
+struct RouterReconnectTests {
+    @Test("after its backend is terminated the running router reconnects and routes what arrives next")
+    func reconnects() async throws {
+        try await withCompany { company in
+            let router = RouterService(
+                configuration: company.daemonConfiguration, worker: "router-reconnect",
+                logger: TestPostgres.silentLogger, sweepInterval: .milliseconds(100))
+            func routed(_ invoice: Int64) async throws -> Bool {
+                let deadline = ContinuousClock.now + .seconds(15)
+                while ContinuousClock.now < deadline {
+                    if try await !company.tasks(of: invoice).isEmpty { return true }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                return false
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await router.run() }
+                let first = try await company.submit(.init(type: "operating_expenses", initiator: "petr", roubles: 10))
+                #expect(try await routed(first))
+                let killed = try await company.admin.query(
+                    """
+                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                    WHERE application_name = 'invoiceflow-router' AND datname = current_database()
+                    """)
+                #expect(try killed[0].decode(0, as: Int.self) == 1)
+                let second = try await company.submit(.init(type: "operating_expenses", initiator: "gleb", roubles: 10))
+                #expect(try await routed(second))
+                group.cancelAll()
+            }
+        }
+    }
+}
