@@ -267,7 +267,7 @@ COMMENT ON VIEW reporting.escalation IS
 COMMENT ON COLUMN reporting.escalation.reason IS 'nobody_could_act (at routing time) or overdue (SLA escalation).';
 COMMENT ON COLUMN reporting.escalation.detail IS 'The router''s audit detail (step, resolution, whom it escalated via).';
 
-CREATE VIEW reporting.open_task_age WITH (security_invoker = true) AS
+CREATE VIEW reporting.open_task_age_live WITH (security_invoker = true) AS
 SELECT s.step_key, s.kind, b.bucket, b.bucket_order, count(*) AS tasks, count(*) FILTER (WHERE s.sla_breached) AS breached,
        max(s.business_hours) AS oldest_business_hours
 FROM reporting.step_span AS s
@@ -280,9 +280,9 @@ CROSS JOIN LATERAL (SELECT CASE
         AS bucket_order) AS b
 WHERE s.is_open
 GROUP BY s.step_key, s.kind, b.bucket, b.bucket_order;
-COMMENT ON VIEW reporting.open_task_age IS
+COMMENT ON VIEW reporting.open_task_age_live IS
     'Open tasks per step and age bucket in business time (a working day = 9 hours): how many, how many past due, the oldest.';
-COMMENT ON COLUMN reporting.open_task_age.bucket_order IS 'Sort key of the bucket (1 youngest .. 4 oldest).';
+COMMENT ON COLUMN reporting.open_task_age_live.bucket_order IS 'Sort key of the bucket (1 youngest .. 4 oldest).';
 
 -- Quality: rejections and rework -------------------------------------------------------------------------
 
@@ -461,7 +461,7 @@ BEGIN
     -- One refresh at a time; readers keep seeing the previous snapshot until COMMIT (no TRUNCATE lock).
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.refresh_reports'));
     FOREACH v_report IN ARRAY ARRAY['stage_duration_stats', 'step_duration_stats', 'rejection_rate', 'rework_rate',
-                                    'payment_registry']
+                                    'payment_registry', 'open_task_age']
     LOOP
         DELETE FROM invoiceflow_private.report_snapshot_row AS w WHERE w.report = v_report;
         INSERT INTO invoiceflow_private.report_snapshot_run AS r (report, refreshed_at, row_count)
@@ -479,7 +479,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION invoiceflow.refresh_reports() IS
-    'Stores every aggregate report (stage/step duration stats, rejection and rework rates, payment registry) as the owner '
+    'Stores every aggregate report (stage/step duration stats, rejection and rework rates, payment registry, open task '
+    'ages) as the owner '
     'sees it, for auditors and the reporting role; returns each report''s row count. The daemon runs it on a schedule; '
     'admins may too. IF002 for anyone else.';
 
@@ -518,12 +519,24 @@ UNION ALL
 SELECT (jsonb_populate_record(NULL::reporting.payment_registry_live, s.row_data)).*, s.refreshed_at
 FROM invoiceflow_private.report_snapshot_rows('payment_registry') AS s;
 
+CREATE VIEW reporting.open_task_age WITH (security_invoker = true) AS
+SELECT l.*, NULL::timestamptz AS refreshed_at FROM reporting.open_task_age_live AS l
+WHERE (SELECT invoiceflow_private.report_is_live('open_task_age'))
+UNION ALL
+SELECT (jsonb_populate_record(NULL::reporting.open_task_age_live, s.row_data)).*, s.refreshed_at
+FROM invoiceflow_private.report_snapshot_rows('open_task_age') AS s;
+
+-- Indexes for the typical report queries at registry size (docs/reports.md, bench/reports): the oldest
+-- invoices of a stage, and the most overdue open tasks, walk these in order and stop after a page.
+CREATE INDEX invoice_stage_since_idx ON invoiceflow.invoice (stage, stage_changed_at);
+CREATE INDEX task_open_due_idx ON invoiceflow.task (due_at) WHERE outcome IS NULL;
+
 DO $$
 DECLARE
     v text;
 BEGIN
     FOREACH v IN ARRAY ARRAY['stage_duration_stats', 'step_duration_stats', 'rejection_rate', 'rework_rate',
-                             'payment_registry']
+                             'payment_registry', 'open_task_age']
     LOOP
         EXECUTE format('COMMENT ON VIEW reporting.%I IS %L', v,
             'reporting.' || v || '_live for what the caller may see; for auditors and the reporting role, the snapshot '

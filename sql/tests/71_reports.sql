@@ -431,9 +431,9 @@ SELECT is((SELECT count(*)::integer FROM invoiceflow_private.report_snapshot_row
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION invoiceflow_daemon;
 SELECT results_eq($$SELECT report, row_count > 0 FROM invoiceflow.refresh_reports() ORDER BY report$$,
-    $$VALUES ('payment_registry', true), ('rejection_rate', true), ('rework_rate', true), ('stage_duration_stats', true),
-             ('step_duration_stats', true)$$,
-    'the daemon refreshes the five aggregate reports');
+    $$VALUES ('open_task_age', true), ('payment_registry', true), ('rejection_rate', true), ('rework_rate', true),
+             ('stage_duration_stats', true), ('step_duration_stats', true)$$,
+    'the daemon refreshes the six aggregate reports');
 RESET SESSION AUTHORIZATION;
 
 -- A change after the refresh: R3 leaves approval (one more finished approval stay).
