@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import PostgresClient
+import SMTP
+import ServiceLifecycle
+
+/// The mailer: drains the outbox into the relay (or the mail folder), at least once.
+///
+/// It wakes on NOTIFY `invoiceflow_mail`, on ``wake`` and on a timer (NOTIFY is only a hint), claims
+/// due messages under a lease and commits before any network I/O, sends each with the transport (one
+/// reused SMTP connection), and records every attempt with the relay's reply. The outbox decides what
+/// follows from the outcome: sent; transient or unknown after the final dot → retry after
+/// ``MailRetryPolicy`` with the same bytes and Message-ID; permanent → dead-letter; configuration fault →
+/// the whole queue pauses, keeping the messages, until an administrator resumes it. A crash while
+/// sending leaves a lease that expires; the message is then sent again (a possible duplicate with the
+/// same Message-ID, never a loss).
+public struct MailerService: Service {
+    /// How to connect; the login should be `invoiceflow_daemon`.
+    public var configuration: PostgresConfiguration
+    /// This mailer's name in the outbox (`locked_by`) and in logs.
+    public var worker: String
+    /// Where messages go.
+    public var transport: any MailTransport
+    /// Back-off and maximum age of transient failures.
+    public var retry: MailRetryPolicy
+    /// Signal this to make the mailer look at the outbox now (the router does after enqueueing).
+    public let wake: RouterWake
+    /// How often the mailer looks without a hint.
+    public var sweepInterval: Duration
+    /// Messages claimed per round.
+    public var batchSize: Int
+    /// How long a claim holds; longer than the SMTP final-dot timeout (10 min).
+    public var lease: Duration
+    /// Whether to LISTEN for `invoiceflow_mail` (tests that drive the mailer by hand turn it off).
+    public var listens: Bool
+    private let logger: Logger
+
+    /// Creates a mailer.
+    public init(
+        configuration: PostgresConfiguration, worker: String, transport: any MailTransport, logger: Logger,
+        retry: MailRetryPolicy = MailRetryPolicy(), wake: RouterWake = RouterWake(),
+        sweepInterval: Duration = .seconds(5), batchSize: Int = 10, lease: Duration = .seconds(15 * 60),
+        listens: Bool = true
+    ) {
+        self.configuration = configuration.setting("application_name", "invoiceflow-mailer")
+        self.worker = worker
+        self.transport = transport
+        self.logger = logger
+        self.retry = retry
+        self.wake = wake
+        self.sweepInterval = sweepInterval
+        self.batchSize = batchSize
+        self.lease = lease
+        self.listens = listens
+    }
+
+    /// Sends until graceful shutdown or cancellation. A message in flight then ends as transient (or
+    /// unknown after the final dot) and is retried later, by this or another replica.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                if self.listens {
+                    let listener = PostgresListener(
+                        configuration: self.configuration, channels: [MailOutbox.channel], logger: self.logger)
+                    group.addTask {
+                        do {
+                            try await listener.run()
+                        } catch {
+                            self.logger.warning("mail listener stopped", metadata: ["error": "\(error)"])
+                        }
+                    }
+                    group.addTask {
+                        for await _ in listener.events { self.wake.signal() }
+                    }
+                }
+                group.addTask { await self.loop() }
+                // The loop ends only on cancellation; take the listener down with it.
+                await group.next()
+                group.cancelAll()
+            }
+            await self.transport.close()
+        }
+    }
+
+    private func loop() async {
+        var connection: PostgresConnection?
+        var paused = false
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let live: PostgresConnection
+                if let connection {
+                    live = connection
+                } else {
+                    live = try await PostgresConnection.connect(configuration, logger: logger)
+                    connection = live
+                }
+                var round = try await drain(live, paused: &paused)
+                while round > 0 && !Task.isCancelled { round = try await drain(live, paused: &paused) }
+                failures = 0
+            } catch {
+                if Task.isCancelled { break }
+                failures += 1
+                logger.error(
+                    "mailer round failed; reconnecting to the database",
+                    metadata: ["worker": "\(worker)", "error": "\(error)"])
+                await connection?.close()
+                connection = nil
+                try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
+                continue
+            }
+            await wake.wait(timeout: sweepInterval)
+        }
+        await connection?.close()
+    }
+
+    /// Claims one batch and sends it; returns how many messages were claimed.
+    func drain(_ connection: PostgresConnection, paused: inout Bool) async throws -> Int {
+        let (worker, batchSize, lease) = (self.worker, self.batchSize, self.lease)
+        let claimed = try await connection.transaction { connection in
+            try MailOutbox.claim(worker: worker, limit: batchSize, lease: lease, on: connection)
+        }
+        if claimed.isEmpty {
+            if !paused, try await connection.run({ try MailOutbox.status(on: $0) }).pausedReason != nil {
+                paused = true
+            }
+            return 0
+        }
+        if paused {
+            logger.notice("mail queue resumed", metadata: ["worker": "\(worker)"])
+            paused = false
+        }
+        var index = 0
+        while index < claimed.count {
+            let mail = claimed[index]
+            index += 1
+            let outcome = await transport.send(mail.message)
+            if Task.isCancelled && outcome.kind != .sent {
+                // Shutting down: the lease expires and the message is sent later; nothing to record.
+                return claimed.count
+            }
+            let state = try await record(outcome, of: mail, on: connection)
+            if state == .paused {
+                paused = true
+                logger.error(
+                    "mail queue paused: the relay refused our configuration; messages are kept until it is fixed and `invoiceflow mail resume` runs",
+                    metadata: ["worker": "\(worker)", "smtp.outcome": "\(outcome)"])
+                // Give the rest of the batch back unsent: the pause keeps them pending with their attempt uncounted.
+                for rest in claimed[index...] {
+                    let untried = DeliveryOutcome(
+                        kind: .configuration, phase: outcome.phase, reply: nil,
+                        detail: "not attempted: the queue paused")
+                    _ = try await record(untried, of: rest, on: connection)
+                }
+                return claimed.count
+            }
+        }
+        return claimed.count
+    }
+
+    private func record(
+        _ outcome: DeliveryOutcome, of mail: MailOutbox.ClaimedMail, on connection: PostgresConnection
+    ) async throws -> MailOutbox.RecordedState {
+        let worker = self.worker
+        let delay = retry.delay(afterAttempt: mail.attempt)
+        let state = try await connection.transaction { connection in
+            try MailOutbox.record(outcome, of: mail.id, worker: worker, retryAfter: delay, on: connection)
+        }
+        log(outcome, of: mail, state: state, delay: delay)
+        return state
+    }
+
+    private func log(
+        _ outcome: DeliveryOutcome, of mail: MailOutbox.ClaimedMail, state: MailOutbox.RecordedState, delay: Duration
+    ) {
+        var metadata: Logger.Metadata = [
+            "mail_id": "\(mail.id)", "smtp.message_id": "\(mail.message.messageID)", "attempt": "\(mail.attempt)",
+            "smtp.outcome": "\(outcome.kind.rawValue)", "smtp.phase": "\(outcome.phase.rawValue)",
+            "outbox.state": "\(state.rawValue)",
+        ]
+        if let reply = outcome.reply { metadata["smtp.reply"] = "\(reply)" }
+        switch state {
+        case .sent: logger.debug("mail sent", metadata: metadata)
+        case .pending:
+            metadata["retry_in"] = "\(delay)"
+            logger.info("mail not delivered; will retry", metadata: metadata)
+        case .dead: logger.warning("mail dead-lettered", metadata: metadata)
+        case .leaseLost: logger.warning("mail lease expired while sending; another mailer owns it", metadata: metadata)
+        case .paused: break
+        }
+    }
+}
