@@ -38,9 +38,13 @@ public struct Configuration: Sendable {
     public var logLevel: Logger.Level
     /// How log lines are written.
     public var logFormat: LogFormat
+    /// The mail relay or folder, the sender and the base URL of links.
+    public var mail: MailSettings
 
     /// Every key the daemon understands, with its meaning; `config check` and the docs list them.
-    public static let keys: [Key] = [
+    public static let keys: [Key] = coreKeys + MailSettings.keys
+
+    private static let coreKeys: [Key] = [
         Key("INVOICEFLOW_CONFIG", "path of a configuration file of KEY=value lines (environment only)"),
         Key(
             "INVOICEFLOW_DATABASE_URL", "libpq URL or conninfo; unset: a private cluster under the data directory",
@@ -141,6 +145,8 @@ public struct Configuration: Sendable {
         } else {
             logFormat = .auto
         }
+
+        mail = try MailSettings(values: values, dataDirectory: dataDirectory)
     }
 }
 

@@ -19,9 +19,10 @@ public enum Daemon {
                 logger.debug("work wake-up", metadata: ["reason": "\(reason)"])
                 router.wake.signal()
             }
+            let mailer = try MailerService(settings.mail, configuration: database.configuration, logger: logger)
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: listener), .init(service: router)],
+                    services: [.init(service: listener), .init(service: router), .init(service: mailer)],
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger))
             logger.notice("invoiceflow is serving; stop with Ctrl-C or SIGTERM")

@@ -190,3 +190,21 @@ public struct MailerService: Service {
         }
     }
 }
+
+extension MailerService {
+    /// The daemon's mailer: the configured relay or the mail folder, named after this host and
+    /// process in the outbox's leases.
+    public init(_ settings: MailSettings, configuration: PostgresConfiguration, logger: Logger) throws {
+        let transport = try settings.transport(logger: logger)
+        if let relay = settings.relay {
+            logger.info("mail goes to the relay", metadata: ["smtp.relay": "\(relay.relayDescription)"])
+        } else {
+            logger.notice(
+                "no INVOICEFLOW_SMTP_URL: mail is written as .eml files",
+                metadata: ["mail.directory": "\(settings.directory)"])
+        }
+        self.init(
+            configuration: configuration, worker: "mailer-\(ProcessInfo.processInfo.hostName)-\(getpid())",
+            transport: transport, logger: logger)
+    }
+}
