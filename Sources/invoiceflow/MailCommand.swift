@@ -7,7 +7,7 @@ import SMTP
 struct Mail: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the mail relay and the outbox.",
-        subcommands: [Test.self, Status.self, Resume.self])
+        subcommands: [Test.self, Status.self, Resume.self, Bench.self])
 
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -97,6 +97,64 @@ struct Mail: AsyncParsableCommand {
                 throw error
             }
             print(resumed ? "mail queue resumed" : "mail queue was not paused")
+        }
+    }
+}
+
+extension Mail {
+    /// `scripts/bench mail` drives this: one task-assigned mail rendered once, sent `count` times over
+    /// one reused connection to the configured relay; the rate goes to standard output.
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send one rendered notification COUNT times over one reused connection and print messages/s.",
+            shouldDisplay: false)
+
+        @OptionGroup var options: SharedOptions
+
+        @Option(name: .long, help: "The recipient's address.")
+        var to: String = "bench@example.org"
+
+        @Option(name: .long, help: "How many messages.")
+        var count: Int = 1000
+
+        @Option(name: .long, help: "Write the rendered message here, for the smtplib side of the benchmark.")
+        var dump: String?
+
+        func run() async throws {
+            let (settings, logger) = try options.start(label: "invoiceflow.mail")
+            guard var relay = settings.mail.relay else { throw ValidationError("INVOICEFLOW_SMTP_URL is not set") }
+            // One connection for the whole run, as smtplib keeps it: the per-connection cap would
+            // otherwise add a TLS handshake every 100 messages to our side only.
+            relay.maximumMessagesPerConnection = Int.max
+            let composer = try MailComposer(sender: settings.mail.sender, publicURL: settings.mail.publicURL)
+            let notification = MailNotification(
+                kind: .taskAssigned,
+                recipient: MailRecipient(name: "Иван Петрович Сидоров", address: to),
+                invoice: MailInvoiceFacts(
+                    id: 4711, number: "Ч-2026/0042", counterparty: "ООО «Медснаб»",
+                    amount: .rub(1_234_567, kopecks: 89),
+                    purpose: "Расходные материалы для склада, поставка декабрь 2026", initiator: "Анна Смирнова",
+                    payingSubdivision: "Головной офис"),
+                taskID: 17, dueAt: Date().addingTimeInterval(86_400))
+            let message = try composer.message(for: notification).render()
+            if let dump { try Data(message.bytes).write(to: URL(fileURLWithPath: dump)) }
+            let client = try SMTPClient(configuration: relay, logger: logger)
+            let clock = ContinuousClock()
+            let start = clock.now
+            var failures = 0
+            for _ in 0..<count where await client.send(message).kind != .sent {
+                failures += 1
+            }
+            let elapsed = clock.now - start
+            await client.close()
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print(
+                "mailer: \(count) messages (\(message.bytes.count) bytes each) in \(String(format: "%.3f", seconds)) s")
+            print("mailer msg/s: \(String(format: "%.1f", Double(count - failures) / seconds))")
+            if failures > 0 {
+                print("mailer failures: \(failures)")
+                throw ExitCode.failure
+            }
         }
     }
 }
