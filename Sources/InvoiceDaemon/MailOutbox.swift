@@ -1,4 +1,5 @@
 import Foundation
+import InvoiceDomain
 import PostgresClient
 import SMTP
 
@@ -133,5 +134,48 @@ extension Duration {
     var mailSeconds: Double {
         let (whole, fraction) = components
         return Double(whole) + Double(fraction) / 1e18
+    }
+}
+
+extension MailOutbox {
+    /// The active employees among `ids` as mail recipients, dates shown in `timeZone` (employees have
+    /// no zone of their own yet). People who have left are not returned.
+    public static func recipients(
+        _ ids: [Int64], timeZone: TimeZone = TimeZone(identifier: "Europe/Moscow") ?? .gmt,
+        on connection: isolated PostgresConnection
+    ) throws -> [MailRecipient] {
+        try connection.query(
+            "SELECT employee_id, full_name, email, locale FROM invoiceflow.daemon_mail_recipients(\(ids))"
+        ).map { row in
+            MailRecipient(
+                employeeID: try row.decode("employee_id"), name: try row.decode("full_name"),
+                address: try row.decode("email"),
+                locale: MailLocale(stored: try row.decode("locale", as: String?.self)),
+                timeZone: timeZone)
+        }
+    }
+
+    /// The card's key facts of an invoice, as a mail shows them; nil when there is no such invoice.
+    public static func invoiceFacts(_ invoiceID: Int64, on connection: isolated PostgresConnection) throws
+        -> MailInvoiceFacts?
+    {
+        guard
+            let row = try connection.query(
+                """
+                SELECT invoice_id, number, counterparty, amount_minor, currency, purpose, initiator, paying_subdivision
+                FROM invoiceflow.daemon_invoice_mail_facts(\(invoiceID))
+                """
+            ).first
+        else { return nil }
+        let code: String = try row.decode("currency")
+        guard let currency = CurrencyCode(code) else {
+            throw PostgresDecodingError(reason: "unknown currency \(code)")
+        }
+        return MailInvoiceFacts(
+            id: try row.decode("invoice_id"), number: try row.decode("number"),
+            counterparty: try row.decode("counterparty"),
+            amount: Money(minorUnits: try row.decode("amount_minor"), currency: currency),
+            purpose: try row.decode("purpose"), initiator: try row.decode("initiator"),
+            payingSubdivision: try row.decode("paying_subdivision"))
     }
 }

@@ -257,6 +257,28 @@ struct MailerServiceTests {
         try await outbox.close()
     }
 
+    @Test("recipients come with their language; people who have left and unknown invoices give nothing")
+    func recipientsAndFacts() async throws {
+        let outbox = try await Outbox.make()
+        let ids: [Int64] = try await outbox.admin.query(
+            """
+            INSERT INTO invoiceflow.employee (full_name, email, locale, active)
+            VALUES ('Борис Петров', 'boris@example.org', 'ru', true), ('Jane Doe', 'jane@example.org', 'en', true),
+                   ('Ушедший Сотрудник', 'gone@example.org', 'ru', false)
+            RETURNING id
+            """
+        ).map { try $0.decode("id") }
+        let connection = try await PostgresConnection.connect(outbox.daemon, logger: TestPostgres.silentLogger)
+        let recipients = try await connection.run { try MailOutbox.recipients(ids, on: $0) }
+        let facts = try await connection.run { try MailOutbox.invoiceFacts(999_999, on: $0) }
+        await connection.close()
+        #expect(recipients.map(\.address) == ["boris@example.org", "jane@example.org"])
+        #expect(recipients.map(\.locale) == [.ru, .en])
+        #expect(recipients.first?.employeeID == ids[0])
+        #expect(facts == nil)
+        try await outbox.close()
+    }
+
     @Test("with no relay configured, each message is written once as an .eml file with the stored bytes")
     func emlFolder() async throws {
         let server = try SMTPTestServer()  // only for its Python e-mail parser

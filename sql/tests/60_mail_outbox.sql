@@ -5,7 +5,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/company.sql
 
-SELECT plan(33);
+SELECT plan(37);
 
 CREATE TABLE fx.claim (mail_id bigint, message_id text, sender text, recipient text, content bytea, attempts integer);
 CREATE TABLE fx.claim2 (LIKE fx.claim);
@@ -24,6 +24,8 @@ SELECT throws_ok($$SELECT * FROM invoiceflow.daemon_claim_mail('anna')$$, '42501
 SELECT throws_ok('SELECT * FROM invoiceflow_private.mail_outbox', '42501', NULL, 'nor read the outbox');
 SELECT throws_ok('SELECT * FROM invoiceflow_private.mail_attempt', '42501', NULL, 'nor the attempts');
 SELECT throws_ok('SELECT invoiceflow.resume_mail_queue()', '42501', NULL, 'nor resume the queue');
+SELECT throws_ok($$SELECT * FROM invoiceflow.daemon_mail_recipients(ARRAY[1::bigint])$$, '42501', NULL,
+    'nor read other people''s addresses through the mail functions');
 RESET SESSION AUTHORIZATION;
 
 -- Enqueue ----------------------------------------------------------------------------------------------
@@ -62,6 +64,33 @@ SELECT invoiceflow.daemon_enqueue_mail('r-decided@x.test', 'reminder', 'a@exampl
 SELECT invoiceflow.daemon_enqueue_mail('later@x.test', 'digest', 'a@example.org', 'boris@example.org', '\x41',
     p_send_after => now() + interval '1 hour');
 RESET SESSION AUTHORIZATION;
+
+-- Mail facts -------------------------------------------------------------------------------------------
+
+SET SESSION AUTHORIZATION invoiceflow_daemon;
+INSERT INTO fx.result SELECT 'facts', row_to_json(f)::text FROM invoiceflow.daemon_invoice_mail_facts(fx.inv('approval')) AS f;
+INSERT INTO fx.result SELECT 'recipients', string_agg(r.email || ' ' || r.locale, ', ' ORDER BY r.employee_id)
+FROM invoiceflow.daemon_mail_recipients(ARRAY[fx.emp('anna'), fx.emp('boris')]) AS r;
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT (value::jsonb) - 'invoice_id' FROM fx.result WHERE name = 'facts'),
+    (SELECT jsonb_build_object('number', i.supplier_invoice_number, 'counterparty', c.name, 'amount_minor', i.amount_minor,
+        'currency', i.currency, 'purpose', i.purpose, 'initiator', e.full_name, 'paying_subdivision', s.name)
+     FROM invoiceflow.invoice i JOIN invoiceflow.counterparty c ON c.id = i.counterparty_id
+     JOIN invoiceflow.employee e ON e.id = i.initiator_id JOIN invoiceflow.subdivision s ON s.id = i.paying_subdivision_id
+     WHERE i.id = fx.inv('approval')),
+    'the daemon reads the card''s key facts for a mail');
+SELECT is((SELECT value FROM fx.result WHERE name = 'recipients'),
+    (SELECT string_agg(e.email || ' ' || e.locale, ', ' ORDER BY e.id) FROM invoiceflow.employee e
+     WHERE e.id IN (fx.emp('anna'), fx.emp('boris'))),
+    'and the recipients'' addresses and languages');
+-- Someone who has left gets no mail (the superuser stands in for the admin's command here).
+UPDATE invoiceflow.employee SET active = false WHERE id = fx.emp('anna');
+SET SESSION AUTHORIZATION invoiceflow_daemon;
+INSERT INTO fx.result SELECT 'after_leaving', coalesce(string_agg(r.email, ', '), '')
+FROM invoiceflow.daemon_mail_recipients(ARRAY[fx.emp('anna')]) AS r;
+RESET SESSION AUTHORIZATION;
+UPDATE invoiceflow.employee SET active = true WHERE id = fx.emp('anna');
+SELECT is((SELECT value FROM fx.result WHERE name = 'after_leaving'), '', 'people who have left get no mail');
 
 -- Claims -----------------------------------------------------------------------------------------------
 
