@@ -257,6 +257,27 @@ struct MailerServiceTests {
         try await outbox.close()
     }
 
+    @Test(
+        "a relay certificate that does not verify pauses the queue too, with nothing sent",
+        arguments: [SMTPTestServer.TestCertificate.untrustedIssuer, .wrongHost])
+    func certificatePause(certificate: SMTPTestServer.TestCertificate) async throws {
+        var options = SMTPTestServer.Options()
+        options.certificate = certificate
+        let server = try SMTPTestServer(options)
+        let outbox = try await Outbox.make()
+        let id = try await outbox.enqueue(to: "boris@example.org")
+        let client = try SMTPClient(configuration: Self.relay(server), logger: TestPostgres.silentLogger)
+        let paused = try await Self.runMailer(outbox, transport: client, timeout: .seconds(10)) {
+            try await outbox.admin.query("SELECT paused_reason FROM invoiceflow.mail_queue_status()")[0]
+                .decode("paused_reason", as: String?.self) != nil
+        }
+        #expect(paused)
+        let state = try await outbox.state(of: id)
+        #expect(state.state == "pending" && state.attempts == 0 && state.outcomes == ["configuration"])
+        #expect(try server.deliveredMessages().isEmpty)
+        try await outbox.close()
+    }
+
     @Test("recipients come with their language; people who have left and unknown invoices give nothing")
     func recipientsAndFacts() async throws {
         let outbox = try await Outbox.make()
