@@ -15,7 +15,10 @@ struct InvoiceFlowCommand: AsyncParsableCommand {
             cluster is started under the data directory (INVOICEFLOW_DATA_DIR, default ./var).
             """,
         version: InvoiceFlowVersion.current,
-        subcommands: [Serve.self, Migrate.self, Audit.self, Report.self, Mail.self, Routes.self, ConfigCommand.self, Version.self],
+        subcommands: [
+            Serve.self, Migrate.self, Routes.self, Audit.self, Report.self, Mail.self, ConfigCommand.self,
+            Version.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }
