@@ -166,6 +166,35 @@ struct RoutesCommandTests {
         }
     }
 
+    @Test("simulate --invoice plans a stored invoice on its pinned version after an import changed the route")
+    func simulatePinnedInvoice() async throws {
+        try await withCompany { company in
+            try await company.admin.execute(
+                "UPDATE invoiceflow.employee SET login_role = 'rc_anna' WHERE id = \(company.employee("anna"))")
+            let invoice = try await company.submit(
+                .init(type: "supplier_goods", initiator: "anna", roubles: 1_800_000))
+            _ = try await company.route()
+            let edited = try await exported(from: company).replacingOccurrences(
+                of: "\"1500000.00 RUB\"", with: "\"2000000.00 RUB\"")
+            let file = try temporaryFile(edited)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            #expect(try await run(["routes", "import", file], on: company).0 == 0)
+
+            let (status, output) = try await run(["routes", "simulate", "--invoice", "\(invoice)"], on: company)
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("route supplier_goods v1"), "\(output)")
+            #expect(output.contains("acts: ceo as"), "\(output)")
+
+            let (_, hypothetical) = try await run(
+                [
+                    "routes", "simulate", "--type", "supplier_goods", "--amount", "1800000.00", "--initiator",
+                    "rc_anna",
+                ], on: company)
+            #expect(hypothetical.contains("route supplier_goods v2"), "\(hypothetical)")
+            #expect(!hypothetical.contains("acts: ceo as"), "\(hypothetical)")
+        }
+    }
+
     @Test("simulate refuses an unknown initiator with a clear message")
     func simulateUnknownInitiator() async throws {
         try await withCompany { company in
