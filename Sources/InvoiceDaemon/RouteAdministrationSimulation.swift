@@ -85,7 +85,9 @@ extension RouteAdministration {
                     throw RouteAdministrationError.evaluation("\(error)")
                 }
                 let people = try employeeNames(on: connection)
-                return Simulation(plan: plan, facts: facts, explanation: naming(plan.explanation, people: people))
+                let header = naming(describe(facts), people: people)
+                return Simulation(
+                    plan: plan, facts: facts, explanation: header + "\n" + naming(plan.explanation, people: people))
             }
         }
     }
@@ -116,6 +118,18 @@ extension RouteAdministration {
             initiatorDepartment: department,
             payingSubdivision: try invoice.payingSubdivision.map(subdivision) ?? ownSubdivision,
             receivingSubdivision: receiving)
+    }
+
+    /// One line naming the facts the plan depends on, so a reader can check the simulated invoice.
+    static func describe(_ facts: InvoiceFacts) -> String {
+        var parts = [
+            "invoice \(facts.type) \(facts.amount.plainText)", "initiator \(facts.initiator)",
+            "charged to \(facts.initiatorDepartment)", "paid by \(facts.payingSubdivision)",
+        ]
+        if let receiving = facts.receivingSubdivision { parts.append("paid to \(receiving)") }
+        if facts.prepaymentBasisPoints > 0 { parts.append("prepaid \(facts.prepaymentBasisPoints / 100) %") }
+        if !facts.flags.isEmpty { parts.append("flags " + facts.flags.sorted().map(\.rawValue).joined(separator: ",")) }
+        return parts.joined(separator: ", ")
     }
 
     /// Every employee's "Full Name (login)" by id, for readable plans.

@@ -195,6 +195,21 @@ struct RoutesCommandTests {
         }
     }
 
+    @Test("simulate shows the initiator excluded from approving their own invoice and who acts instead")
+    func simulateSeparationOfDuties() async throws {
+        try await withCompany { company in
+            try await company.admin.execute(
+                "UPDATE invoiceflow.employee SET login_role = 'rc_boris' WHERE id = \(company.employee("boris"))")
+            let (status, output) = try await run(
+                ["routes", "simulate", "--type", "supplier_goods", "--amount", "1000.00", "--initiator", "rc_boris"],
+                on: company)
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("invoice supplier_goods 1000.00 RUB, initiator boris (rc_boris)"), "\(output)")
+            #expect(output.contains("excluded: boris (rc_boris) (holder boris (rc_boris))"), "\(output)")
+            #expect(!output.contains("acts: boris"), "\(output)")
+        }
+    }
+
     @Test("simulate refuses an unknown initiator with a clear message")
     func simulateUnknownInitiator() async throws {
         try await withCompany { company in
