@@ -34,6 +34,8 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
     case editedAfterApplying(fileName: String, applied: String, now: String)
     /// The database has a migration this binary does not know: it was migrated by a newer version.
     case unknownAppliedMigration(version: Int, fileName: String)
+    /// Migrations are pending and the connected role may not apply them (a daemon's own role, say).
+    case notPermitted(pending: [String], reason: String)
 
     /// A sentence for people, naming the file.
     public var description: String {
@@ -46,6 +48,9 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
             return "migration \(name) was edited after it was applied (checksum \(applied.prefix(12)) in the "
                 + "database, \(now.prefix(12)) in this binary); applied migrations are immutable: "
                 + "add a new migration instead"
+        case .notPermitted(let pending, let reason):
+            return "\(pending.count) migrations are pending (first: \(pending.first ?? "?")) and the connected role "
+                + "may not apply them (\(reason)); run `invoiceflow migrate` as the database owner first"
         case .unknownAppliedMigration(let version, let name):
             return "the database has migration \(version) (\(name)) that this binary does not know: "
                 + "it was migrated by a newer InvoiceFlow; run that version"
@@ -100,21 +105,18 @@ public struct Migrator: Sendable {
     }
 
     private func applyPending(on connection: PostgresConnection) async throws -> MigrationReport {
-        try await connection.execute(
-            script: """
-                CREATE TABLE IF NOT EXISTS \(Self.historyTable) (
-                    version integer NOT NULL CONSTRAINT invoiceflow_schema_migrations_pkey PRIMARY KEY,
-                    file_name text NOT NULL,
-                    checksum text NOT NULL,
-                    applied_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-                    applied_by name NOT NULL DEFAULT session_user,
-                    duration_ms integer NOT NULL
-                );
-                REVOKE ALL ON \(Self.historyTable) FROM PUBLIC;
-                COMMENT ON TABLE \(Self.historyTable) IS
-                    'Schema migrations applied by invoiceflow migrate, with a SHA-256 of each file''s text.';
-                """
-        )
+        // An up-to-date schema needs no writes: the daemon's own unprivileged role can then run `serve`, which
+        // migrates first. Only a database with pending migrations needs the owner's rights.
+        let historyExists = try await connection.query(
+            "SELECT pg_catalog.to_regclass(\(Self.historyTable)) IS NOT NULL AS present"
+        )[0].decode("present", as: Bool.self)
+        if !historyExists {
+            do {
+                try await createHistory(on: connection)
+            } catch let error as PostgresError where error.code == .insufficientPrivilege {
+                throw MigrationError.notPermitted(pending: migrations.map(\.fileName), reason: error.message)
+            }
+        }
         let appliedRows = try await connection.query(
             "SELECT version, file_name, checksum FROM \(unescaped: Self.historyTable) ORDER BY version"
         )
@@ -142,20 +144,51 @@ public struct Migrator: Sendable {
             }
             let started = ContinuousClock.now
             logger.info("applying migration", metadata: ["file": "\(migration.fileName)"])
-            try await connection.transaction { connection in
-                try connection.execute(script: migration.sql)
-                let elapsed = ContinuousClock.now - started
-                let milliseconds = Int(elapsed / .milliseconds(1))
-                try connection.execute(
-                    """
-                    INSERT INTO \(unescaped: Self.historyTable) (version, file_name, checksum, duration_ms)
-                    VALUES (\(migration.version), \(migration.fileName), \(checksum), \(milliseconds))
-                    """
-                )
+            do {
+                try await apply(migration, checksum: checksum, started: started, on: connection)
+            } catch let error as PostgresError where error.code == .insufficientPrivilege && report.applied.isEmpty {
+                let pending = migrations.filter { applied[$0.version] == nil }.map(\.fileName)
+                throw MigrationError.notPermitted(pending: pending, reason: error.message)
             }
             report.applied.append(migration.fileName)
         }
         return report
+    }
+
+    private func createHistory(on connection: PostgresConnection) async throws {
+        try await connection.execute(
+            script: """
+                CREATE TABLE \(Self.historyTable) (
+                    version integer NOT NULL CONSTRAINT invoiceflow_schema_migrations_pkey PRIMARY KEY,
+                    file_name text NOT NULL,
+                    checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+                    applied_by name NOT NULL DEFAULT session_user,
+                    duration_ms integer NOT NULL
+                );
+                REVOKE ALL ON \(Self.historyTable) FROM PUBLIC;
+                GRANT SELECT ON \(Self.historyTable) TO PUBLIC;
+                COMMENT ON TABLE \(Self.historyTable) IS
+                    'Schema migrations applied by invoiceflow migrate, with a SHA-256 of each file''s text. '
+                    'Readable by every role so that a daemon can check the schema is current.';
+                """
+        )
+    }
+
+    private func apply(
+        _ migration: Migration, checksum: String, started: ContinuousClock.Instant, on connection: PostgresConnection
+    ) async throws {
+        try await connection.transaction { connection in
+            try connection.execute(script: migration.sql)
+            let elapsed = ContinuousClock.now - started
+            let milliseconds = Int(elapsed / .milliseconds(1))
+            try connection.execute(
+                """
+                INSERT INTO \(unescaped: Self.historyTable) (version, file_name, checksum, duration_ms)
+                VALUES (\(migration.version), \(migration.fileName), \(checksum), \(milliseconds))
+                """
+            )
+        }
     }
 
     /// The hex SHA-256 of a file's text, computed by the server so the client needs no crypto library.

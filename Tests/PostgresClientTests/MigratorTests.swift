@@ -95,6 +95,47 @@ struct MigratorTests {
         await connection.close()
     }
 
+    @Test("a role that may create nothing checks an up-to-date schema without writing, and is told to migrate first")
+    func unprivilegedRole() async throws {
+        let database = try await TestPostgres.createDatabase()
+        let owner = try await PostgresConnection.connect(database.configuration, logger: logger)
+        let role = "migrator_reader_" + database.name.suffix(12).filter { $0.isLetter || $0.isNumber }
+        try await owner.execute("CREATE ROLE \(identifier: role) LOGIN")
+        let asReader = database.configuration.setting("user", role)
+
+        // Nothing applied yet: the reader can create no history table.
+        let reader = try await PostgresConnection.connect(asReader, logger: logger)
+        let all = try migrations(schema)
+        await #expect {
+            _ = try await Migrator(migrations: all, logger: logger).migrate(on: reader)
+        } throws: { error in
+            guard case .notPermitted(let pending, _) = error as? MigrationError else { return false }
+            return pending == ["0001_people.sql", "0002_rows.sql"] && "\(error)".contains("invoiceflow migrate")
+        }
+
+        // Once the owner migrated, the same run succeeds for the reader and applies nothing.
+        _ = try await Migrator(migrations: all, logger: logger).migrate(on: owner)
+        let report = try await Migrator(migrations: all, logger: logger).migrate(on: reader)
+        #expect(report == MigrationReport(applied: [], alreadyApplied: 2))
+
+        // A new file the reader may not apply is refused with the list of what is pending.
+        let newer = try migrations(schema + [("0003_more.sql", "CREATE TABLE public.more (id int);")])
+        await #expect {
+            _ = try await Migrator(migrations: newer, logger: logger).migrate(on: reader)
+        } throws: { error in
+            guard case .notPermitted(let pending, _) = error as? MigrationError else { return false }
+            return pending == ["0003_more.sql"]
+        }
+        await reader.close()
+        try await owner.execute("REASSIGN OWNED BY \(identifier: role) TO CURRENT_USER")
+        try await owner.execute("DROP OWNED BY \(identifier: role)")
+        await owner.close()
+        try await database.drop()
+        let server = try await PostgresConnection.connect(database.serverConfiguration, logger: logger)
+        try await server.execute("DROP ROLE \(identifier: role)")
+        await server.close()
+    }
+
     @Test("five migrators starting at once apply each file exactly once")
     func concurrentStarts() async throws {
         let database = try await TestPostgres.createDatabase()
