@@ -14,6 +14,9 @@ struct ServeProcessTests {
         let first = try DaemonProcess(arguments: ["serve"], dataDirectory: dataDirectory)
         let ready = try await first.waitForLine(containing: "invoiceflow is serving", timeout: .seconds(120))
         #expect(ready)
+        // Serving means the services are starting; the listener's first sweep means they run (and the
+        // service group has taken over SIGINT, which the test sends next).
+        #expect(try await first.waitForLine(containing: "sweeping pending work", timeout: .seconds(60)))
         let log = first.output
         #expect(log.contains("private PostgreSQL cluster ready"))
         #expect(log.contains("psql"))
@@ -32,6 +35,7 @@ struct ServeProcessTests {
 
         let second = try DaemonProcess(arguments: ["serve"], dataDirectory: dataDirectory)
         #expect(try await second.waitForLine(containing: "invoiceflow is serving", timeout: .seconds(60)))
+        #expect(try await second.waitForLine(containing: "sweeping pending work", timeout: .seconds(60)))
         #expect(second.output.contains("\"applied_now\":\"0\""))
         #expect(try await second.terminate(timeout: .seconds(30)) == 0)
     }
