@@ -1,4 +1,7 @@
 import Foundation
+import InvoiceStore
+import InvoiceTestSupport
+import PostgresClient
 import Synchronization
 import Testing
 
@@ -38,6 +41,24 @@ struct ServeProcessTests {
         #expect(try await second.waitForLine(containing: "sweeping pending work", timeout: .seconds(60)))
         #expect(second.output.contains("\"applied_now\":\"0\""))
         #expect(try await second.terminate(timeout: .seconds(30)) == 0)
+    }
+
+    @Test("serves as the daemon's own unprivileged role once the owner has migrated the schema")
+    func servesAsDaemonRole() async throws {
+        let database = try await TestPostgres.createDatabase()
+        let owner = try await database.connect()
+        _ = try await Migrator(migrations: try InvoiceSchema.migrations(), logger: TestPostgres.silentLogger)
+            .migrate(on: owner)
+        await owner.close()
+
+        let asDaemon = database.configuration.setting("user", "invoiceflow_daemon")
+        let daemon = try DaemonProcess(
+            arguments: ["serve"], dataDirectory: FileManager.default.temporaryDirectory.path,
+            extraEnvironment: ["INVOICEFLOW_DATABASE_URL": asDaemon.conninfo])
+        #expect(try await daemon.waitForLine(containing: "sweeping pending work", timeout: .seconds(60)))
+        #expect(daemon.output.contains("\"applied_now\":\"0\""))
+        #expect(try await daemon.terminate(timeout: .seconds(30)) == 0)
+        #expect(!daemon.output.contains("42501"))
     }
 
     @Test("migrate twice: the second run applies nothing")
