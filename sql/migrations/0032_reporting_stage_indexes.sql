@@ -18,7 +18,11 @@ SET LOCAL ROLE invoiceflow_owner;
 CREATE INDEX invoice_draft_since_idx ON invoiceflow.invoice (stage_changed_at) WHERE stage = 'draft';
 CREATE INDEX invoice_approval_since_idx ON invoiceflow.invoice (stage_changed_at) WHERE stage = 'approval';
 CREATE INDEX invoice_payment_since_idx ON invoiceflow.invoice (stage_changed_at) WHERE stage = 'payment';
+-- Covering: everything reporting.paid_without_documents and the invoice_read policy read of the invoice,
+-- so its 50 000 candidates (at a million) come from an index-only scan.
 CREATE INDEX invoice_closing_documents_since_idx ON invoiceflow.invoice (stage_changed_at)
+    INCLUDE (id, stage, initiator_id, submitted_at, confidential, paying_subdivision_id, receiving_subdivision_id,
+             invoice_type_id, counterparty_id, amount_minor, currency)
     WHERE stage = 'closing_documents';
 CREATE INDEX invoice_rejected_since_idx ON invoiceflow.invoice (stage_changed_at) WHERE stage = 'rejected';
 COMMENT ON INDEX invoiceflow.invoice_draft_since_idx IS
