@@ -83,35 +83,15 @@ public struct MailerService: Service {
     }
 
     private func loop() async {
-        var connection: PostgresConnection?
         var paused = false
-        var failures = 0
-        while !Task.isCancelled {
-            do {
-                let live: PostgresConnection
-                if let connection {
-                    live = connection
-                } else {
-                    live = try await PostgresConnection.connect(configuration, logger: logger)
-                    connection = live
-                }
-                var round = try await drain(live, paused: &paused)
-                while round > 0 && !Task.isCancelled { round = try await drain(live, paused: &paused) }
-                failures = 0
-            } catch {
-                if Task.isCancelled { break }
-                failures += 1
-                logger.error(
-                    "mailer round failed; reconnecting to the database",
-                    metadata: ["worker": "\(worker)", "error": "\(error)"])
-                await connection?.close()
-                connection = nil
-                try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
-                continue
-            }
-            await wake.wait(timeout: sweepInterval)
+        let loop = QueueWorkerLoop(
+            configuration: configuration, wake: wake, sweepInterval: sweepInterval, logger: logger)
+        await loop.run(
+            failure: "mailer round failed; reconnecting to the database", metadata: ["worker": "\(worker)"]
+        ) { live in
+            var round = try await drain(live, paused: &paused)
+            while round > 0 && !Task.isCancelled { round = try await drain(live, paused: &paused) }
         }
-        await connection?.close()
     }
 
     /// Claims one batch and sends it; returns how many messages were claimed.

@@ -62,42 +62,21 @@ public struct RouterService: Service {
     }
 
     private func loop() async {
-        var connection: PostgresConnection?
         var routesInstalled = false
-        var failures = 0
-        while !Task.isCancelled {
-            do {
-                let live: PostgresConnection
-                if let connection {
-                    live = connection
-                } else {
-                    live = try await PostgresConnection.connect(configuration, logger: logger)
-                    connection = live
-                }
-                if !routesInstalled {
-                    let routes = defaultRoutes
-                    let stored = try await live.transaction { try RoutingStore.installRoutes(routes, on: $0) }
-                    if stored > 0 { logger.notice("default routes stored", metadata: ["routes": "\(stored)"]) }
-                    routesInstalled = true
-                }
-                let routed = try await drain(live)
-                if routed > 0 { logger.debug("queue drained", metadata: ["routed": "\(routed)"]) }
-                failures = 0
-            } catch {
-                if Task.isCancelled { break }
-                failures += 1
-                logger.error(
-                    "router lost its database connection; reconnecting",
-                    metadata: ["worker": "\(worker)", "error": "\(error)"])
-                await connection?.close()
-                connection = nil
-                // Capped back-off so a database that is down is not hammered.
-                try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
-                continue
+        let loop = QueueWorkerLoop(
+            configuration: configuration, wake: wake, sweepInterval: sweepInterval, logger: logger)
+        await loop.run(
+            failure: "router lost its database connection; reconnecting", metadata: ["worker": "\(worker)"]
+        ) { live in
+            if !routesInstalled {
+                let routes = defaultRoutes
+                let stored = try await live.transaction { try RoutingStore.installRoutes(routes, on: $0) }
+                if stored > 0 { logger.notice("default routes stored", metadata: ["routes": "\(stored)"]) }
+                routesInstalled = true
             }
-            await wake.wait(timeout: sweepInterval)
+            let routed = try await drain(live)
+            if routed > 0 { logger.debug("queue drained", metadata: ["routed": "\(routed)"]) }
         }
-        await connection?.close()
     }
 
     /// Routes work items until none is claimable; returns how many were routed.
