@@ -34,6 +34,8 @@ public struct Configuration: Sendable {
     public var postgresBinDirectory: String?
     /// How many connections the daemon's pool may open.
     public var poolSize: Int
+    /// How often the daemon refreshes the stored report snapshots; nil when it does not.
+    public var reportRefreshInterval: Duration?
     /// The lowest level logged.
     public var logLevel: Logger.Level
     /// How log lines are written.
@@ -52,6 +54,9 @@ public struct Configuration: Sendable {
         Key("INVOICEFLOW_DATA_DIR", "local state of a first-run installation (default ./var)"),
         Key("INVOICEFLOW_PG_BIN", "directory of initdb/pg_ctl for the private cluster (default: found automatically)"),
         Key("INVOICEFLOW_POOL_SIZE", "database connections of the daemon, 1...64 (default 4)"),
+        Key(
+            "INVOICEFLOW_REPORT_REFRESH_MINUTES",
+            "minutes between refreshes of the stored report snapshots, 1...1440, or 0 for never (default 15)"),
         Key("INVOICEFLOW_LOG_LEVEL", "trace, debug, info, notice, warning, error, critical (default info)"),
         Key("INVOICEFLOW_LOG_FORMAT", "auto, text or json (default auto: text on a terminal, JSON otherwise)"),
     ]
@@ -123,6 +128,17 @@ public struct Configuration: Sendable {
             poolSize = size
         } else {
             poolSize = 4
+        }
+
+        if let raw = value("INVOICEFLOW_REPORT_REFRESH_MINUTES") {
+            guard let minutes = Int(raw), (0...1440).contains(minutes) else {
+                throw ConfigurationError(
+                    key: "INVOICEFLOW_REPORT_REFRESH_MINUTES",
+                    problem: "must be a whole number of minutes from 0 (never) to 1440, not \"\(raw)\"")
+            }
+            reportRefreshInterval = minutes == 0 ? nil : .seconds(minutes * 60)
+        } else {
+            reportRefreshInterval = .seconds(15 * 60)
         }
 
         if let raw = value("INVOICEFLOW_LOG_LEVEL") {

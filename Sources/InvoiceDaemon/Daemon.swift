@@ -20,9 +20,18 @@ public enum Daemon {
                 router.wake.signal()
             }
             let mailer = try MailerService(settings.mail, configuration: database.configuration, logger: logger)
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: listener), .init(service: router), .init(service: mailer),
+            ]
+            if let interval = settings.reportRefreshInterval {
+                services.append(
+                    .init(
+                        service: ReportRefreshService(
+                            configuration: database.configuration, interval: interval, logger: logger)))
+            }
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: listener), .init(service: router), .init(service: mailer)],
+                    services: services,
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger))
             logger.notice("invoiceflow is serving; stop with Ctrl-C or SIGTERM")
