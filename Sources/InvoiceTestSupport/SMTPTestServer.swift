@@ -289,7 +289,7 @@ public final class SMTPTestServer {
         defects = [repr(d) for d in msg.defects] + [repr(d) for p in msg.walk() for d in p.defects]
         for name in msg.keys():
             defects += [repr(d) for d in msg[name].defects]
-        print(json.dumps({
+        json.dump({
             "subject": msg["Subject"], "fromName": names("From")[0], "fromAddress": frm.addr_spec,
             "toNames": names("To"), "toNamesDefaultPolicy": [a.display_name for a in to],
             "toAddresses": [a.addr_spec for a in to],
@@ -301,7 +301,7 @@ public final class SMTPTestServer {
             "envelope": {"mailFrom": facts["mail_from"], "recipients": facts["rcpt_tos"],
                          "mailOptions": facts["mail_options"], "tls": facts["tls"],
                          "authenticated": facts["authenticated"], "peerPort": facts["peer_port"]},
-        }))
+        }, sys.stdout)
         """#
 }
 
