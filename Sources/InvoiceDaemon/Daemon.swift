@@ -15,11 +15,18 @@ public enum Daemon {
                 metadata: ["applied_now": "\(report.applied.count)", "applied_before": "\(report.alreadyApplied)"])
 
             let router = RouterService(configuration: database.configuration, logger: logger)
+            let mailer = try MailerService(settings.mail, configuration: database.configuration, logger: logger)
+            // One LISTEN connection for the whole daemon; a reconnect's sweep wakes every worker.
             let listener = WorkListenerService(configuration: database.configuration, logger: logger) { reason in
                 logger.debug("work wake-up", metadata: ["reason": "\(reason)"])
-                router.wake.signal()
+                switch reason {
+                case .notified(let channel) where channel == MailOutbox.channel: mailer.wake.signal()
+                case .notified: router.wake.signal()
+                case .sweep:
+                    router.wake.signal()
+                    mailer.wake.signal()
+                }
             }
-            let mailer = try MailerService(settings.mail, configuration: database.configuration, logger: logger)
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: listener), .init(service: router), .init(service: mailer),
             ]

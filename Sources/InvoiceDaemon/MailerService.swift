@@ -174,6 +174,9 @@ public struct MailerService: Service {
 extension MailerService {
     /// The daemon's mailer: the configured relay or the mail folder, named after this host and
     /// process in the outbox's leases.
+    ///
+    /// It opens no LISTEN connection of its own: the daemon's ``WorkListenerService`` listens on the mail
+    /// channel too and signals ``wake``.
     public init(_ settings: MailSettings, configuration: PostgresConfiguration, logger: Logger) throws {
         let transport = try settings.transport(logger: logger)
         if let relay = settings.relay {
@@ -185,6 +188,6 @@ extension MailerService {
         }
         self.init(
             configuration: configuration, worker: "mailer-\(ProcessInfo.processInfo.hostName)-\(getpid())",
-            transport: transport, logger: logger)
+            transport: transport, logger: logger, listens: false)
     }
 }

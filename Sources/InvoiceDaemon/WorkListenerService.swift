@@ -3,8 +3,8 @@ import Logging
 import PostgresClient
 import ServiceLifecycle
 
-/// Keeps a LISTEN connection on the work channel and turns notifications and reconnects into wake-ups
-/// for the services that process queued work.
+/// Keeps the daemon's one LISTEN connection (the routing work channel and the mail channel by default)
+/// and turns notifications and reconnects into wake-ups for the services that process queued work.
 ///
 /// NOTIFY is only a hint: after every (re)connect the listener asks for a sweep of everything pending,
 /// because notifications sent while it was disconnected are lost.
@@ -15,20 +15,21 @@ public struct WorkListenerService: Service {
 
     /// Why the work processors should look at the queue.
     public enum WakeReason: Sendable, Equatable {
-        /// A command function queued work.
-        case notified
+        /// Something was queued and notified on `channel`.
+        case notified(channel: String)
         /// The listener (re)connected: anything may be pending.
         case sweep
     }
 
-    /// A listener on `InvoiceSchema.workChannel` that calls `onWake` for each coalesced wake-up.
+    /// A listener on `channels` that calls `onWake` for each coalesced wake-up.
     public init(
         configuration: PostgresConfiguration, logger: Logger,
+        channels: [String] = [InvoiceSchema.workChannel, MailOutbox.channel],
         onWake: @escaping @Sendable (WakeReason) async -> Void
     ) {
         self.listener = PostgresListener(
             configuration: configuration.setting("application_name", "invoiceflow-listener"),
-            channels: [InvoiceSchema.workChannel], logger: logger)
+            channels: channels, logger: logger)
         self.logger = logger
         self.onWake = onWake
     }
@@ -41,8 +42,8 @@ public struct WorkListenerService: Service {
                 group.addTask {
                     for await event in listener.events {
                         switch event {
-                        case .notification:
-                            await onWake(.notified)
+                        case .notification(let channel, _):
+                            await onWake(.notified(channel: channel))
                         case .sweep(let reason):
                             logger.info("listener connected; sweeping pending work", metadata: ["reason": "\(reason)"])
                             await onWake(.sweep)

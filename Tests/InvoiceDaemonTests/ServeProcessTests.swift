@@ -57,6 +57,15 @@ struct ServeProcessTests {
             extraEnvironment: ["INVOICEFLOW_DATABASE_URL": asDaemon.conninfo])
         #expect(try await daemon.waitForLine(containing: "sweeping pending work", timeout: .seconds(60)))
         #expect(daemon.output.contains("\"applied_now\":\"0\""))
+        // One LISTEN connection serves the whole daemon, on both the work and the mail channel.
+        let observer = try await database.connect()
+        let listening = try await observer.query(
+            """
+            SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity
+            WHERE datname = current_database() AND application_name = 'invoiceflow-listener'
+            """)
+        #expect(try listening[0].decode("n", as: Int.self) == 1)
+        await observer.close()
         #expect(try await daemon.terminate(timeout: .seconds(30)) == 0)
         #expect(!daemon.output.contains("42501"))
     }
