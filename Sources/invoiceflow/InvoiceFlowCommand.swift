@@ -16,7 +16,7 @@ struct InvoiceFlowCommand: AsyncParsableCommand {
             """,
         version: InvoiceFlowVersion.current,
         subcommands: [
-            Serve.self, Migrate.self, Routes.self, Audit.self, Report.self, Mail.self, ConfigCommand.self,
+            Serve.self, Migrate.self, Demo.self, Routes.self, Audit.self, Report.self, Mail.self, ConfigCommand.self,
             Version.self,
         ],
         defaultSubcommand: Serve.self
