@@ -23,7 +23,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/personas.sql
 
-SELECT plan(39);
+SELECT plan(44);
 
 -- The history -----------------------------------------------------------------------------------------
 
@@ -250,6 +250,15 @@ SELECT results_eq(
     'paid_without_documents: only R1 (paid in full, no document), with its collector and age; R2, R4 have documents');
 
 SELECT results_eq(
+    $$SELECT b.collector_name, b.age_bucket, b.bucket_order, b.currency, b.invoices::integer, b.amount_minor,
+             b.oldest_paid_on, b.refreshed_at IS NULL
+      FROM reporting.paid_without_documents_by_collector AS b$$,
+    $$SELECT 'Иван Инициаторов', CASE WHEN current_date - DATE '2026-11-05' <= 30 THEN '8–30 days' ELSE '31–90 days' END,
+             CASE WHEN current_date - DATE '2026-11-05' <= 30 THEN 2 ELSE 3 END, 'RUB', 1, 1000000::bigint,
+             DATE '2026-11-05', true$$,
+    'paid_without_documents_by_collector: R1''s collector, age bucket, count and sum; live before the first refresh');
+
+SELECT results_eq(
     $$SELECT p.paid_on, p.is_payment_day, p.paying_subdivision, p.currency, p.payments::integer, p.invoices::integer,
              p.amount_minor
       FROM reporting.payment_registry AS p ORDER BY p.paid_on, p.paying_subdivision$$,
@@ -286,11 +295,38 @@ CROSS JOIN (VALUES
     ('route_step_started', '{"step": "rep_other", "resolution": {"participants": [{"escalatedVia": []}]}}'),
     ('route_escalated', '{"step": "rep_check"}')) AS a (action, after)
 WHERE r.label = 'R3';
+-- The scheduler's rows about R1: its late approval escalated (naming the task), its documents overdue twice
+-- (the collector, then the head), once through daemon_note_routing's route_* name; an unrelated route_ note.
+INSERT INTO invoiceflow.audit_log (occurred_at, invoice_id, entity, entity_id, action, channel, after, comment, prev_hash, hash)
+SELECT TIMESTAMPTZ '2026-11-20 09:00+03', r.id, 'invoice', r.id, a.action,
+    'daemon', replace(a.after, '$task', t.id::text)::jsonb, 'test', '\x', '\x'
+FROM rep_invoice AS r
+JOIN invoiceflow.task AS t ON t.invoice_id = r.id AND t.step_key = 'rep_check'
+CROSS JOIN (VALUES
+    ('route_escalated', '{"step": "rep_check", "task_id": $task}'),
+    ('documents_overdue', '{"step": "rep_collect"}'),
+    ('route_documents_overdue', '{"step_key": "rep_collect"}'),
+    ('route_step_completed', '{"step": "rep_check"}')) AS a (action, after)
+WHERE r.label = 'R1';
 SET SESSION AUTHORIZATION ifr_bi;
 SELECT results_eq(
-    $$SELECT e.step_key, e.reason FROM reporting.escalation AS e ORDER BY e.reason$$,
-    $$VALUES ('rep_check', 'nobody_could_act'), ('rep_check', 'overdue')$$,
-    'escalation: a routing-time escalation (non-empty escalatedVia) and an overdue one; an empty path is not one');
+    $$SELECT r.label, e.step_key, e.reason, e.task_id IS NOT NULL FROM reporting.escalation AS e
+      JOIN rep_invoice AS r ON r.id = e.invoice_id ORDER BY r.label, e.reason, e.audit_id$$,
+    $$VALUES ('R1', 'rep_collect', 'documents_overdue', false), ('R1', 'rep_collect', 'documents_overdue', false),
+             ('R1', 'rep_check', 'overdue', true),
+             ('R3', 'rep_check', 'nobody_could_act', false), ('R3', 'rep_check', 'overdue', false)$$,
+    'escalation: routing-time (non-empty escalatedVia), overdue (route_escalated) and documents_overdue (both spellings); '
+    'an empty path or another route_ note is not one');
+SELECT results_eq(
+    $$SELECT r.label, s.escalations::integer FROM reporting.sla_breach AS s JOIN rep_invoice AS r ON r.id = s.invoice_id
+      ORDER BY r.label$$,
+    $$VALUES ('R1', 1), ('R3', 1), ('R4', 0)$$,
+    'sla_breach: escalations per late task (R1 by its task id, R3 by its step; R4 was never escalated)');
+SELECT is((SELECT e.task_id FROM reporting.escalation AS e JOIN rep_invoice AS r ON r.id = e.invoice_id
+           WHERE r.label = 'R1' AND e.reason = 'overdue'),
+    (SELECT t.id FROM invoiceflow.task AS t JOIN rep_invoice AS r ON r.id = t.invoice_id
+     WHERE r.label = 'R1' AND t.step_key = 'rep_check'),
+    'escalation: task_id is the late task named in the detail');
 RESET SESSION AUTHORIZATION;
 
 -- Who sees what -------------------------------------------------------------------------------------------
@@ -431,9 +467,9 @@ SELECT is((SELECT count(*)::integer FROM invoiceflow_private.report_snapshot_row
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION invoiceflow_daemon;
 SELECT results_eq($$SELECT report, row_count > 0 FROM invoiceflow.refresh_reports() ORDER BY report$$,
-    $$VALUES ('open_task_age', true), ('payment_registry', true), ('rejection_rate', true), ('rework_rate', true),
-             ('stage_duration_stats', true), ('step_duration_stats', true)$$,
-    'the daemon refreshes the six aggregate reports');
+    $$VALUES ('open_task_age', true), ('paid_without_documents_by_collector', true), ('payment_registry', true),
+             ('rejection_rate', true), ('rework_rate', true), ('stage_duration_stats', true), ('step_duration_stats', true)$$,
+    'the daemon refreshes the seven aggregate reports');
 RESET SESSION AUTHORIZATION;
 
 -- A change after the refresh: R3 leaves approval (one more finished approval stay).
@@ -450,7 +486,32 @@ SELECT results_eq(
     'the reporting role reads the snapshot: the figures as refreshed, with refreshed_at');
 SELECT is((SELECT count(*)::integer FROM reporting.payment_registry WHERE refreshed_at IS NULL), 0,
     'every aggregate row the reporting role reads comes from the snapshot');
+SELECT results_eq(
+    $$SELECT b.collector_name, b.invoices::integer, b.amount_minor, b.refreshed_at IS NOT NULL
+      FROM reporting.paid_without_documents_by_collector AS b$$,
+    $$VALUES ('Иван Инициаторов', 1, 1000000::bigint, true)$$,
+    'the reporting role reads the documents backlog from the snapshot');
 RESET SESSION AUTHORIZATION;
+-- The backlog by collector follows visibility: R1 for its initiator and HO finance, nothing for the WH side.
+CREATE TEMPORARY TABLE backlog_seen (login_role text, rows_seen integer, live boolean) ON COMMIT DROP;
+GRANT INSERT ON backlog_seen TO PUBLIC;
+DO $$
+DECLARE
+    v text;
+BEGIN
+    FOREACH v IN ARRAY ARRAY['ifp_ivan', 'ifp_kate', 'ifp_olga', 'ifp_uma', 'ifp_ghost'] LOOP
+        EXECUTE format('SET SESSION AUTHORIZATION %I', v);
+        INSERT INTO backlog_seen
+        SELECT v, coalesce(sum(b.invoices), 0)::integer, bool_and(b.refreshed_at IS NULL) IS NOT FALSE
+        FROM reporting.paid_without_documents_by_collector AS b;
+        RESET SESSION AUTHORIZATION;
+    END LOOP;
+END
+$$;
+SELECT results_eq(
+    $$SELECT login_role, rows_seen, live FROM backlog_seen ORDER BY login_role$$,
+    $$VALUES ('ifp_ghost', 0, true), ('ifp_ivan', 1, true), ('ifp_kate', 1, true), ('ifp_olga', 0, true), ('ifp_uma', 0, true)$$,
+    'paid_without_documents_by_collector: employees get live figures over what they may see (R1: Ivan, HO finance)');
 SET SESSION AUTHORIZATION ifp_ivan;
 SELECT results_eq(
     $$SELECT s.stays::integer, s.refreshed_at IS NULL
