@@ -183,6 +183,7 @@ struct DemoStage: Sendable {
     // MARK: - Acting and watching
 
     /// Runs `body` in one transaction as the person whose login role is `role`.
+    @discardableResult
     private func act<T: Sendable>(as role: String, _ body: @Sendable (isolated PostgresConnection) throws -> T)
         async throws -> T
     {

@@ -25,18 +25,27 @@ struct DemoTimeline: Sendable {
             """
             SELECT to_char(t.occurred_at, 'HH24:MI:SS.MS'), a.actor_employee_id, a.acting_for_employee_id,
                    coalesce(t.actor_name, ''), invoiceflow_private.action_label(t.action, 'en'), t.before ->> 'stage',
-                   t.after ->> 'stage', t.comment
+                   t.after ->> 'stage', t.comment, t.action, (t.after ->> 'assignee_id')::bigint,
+                   t.after ->> 'step_key', (t.after ->> 'route_version')::int
             FROM invoiceflow.invoice_timeline AS t
             JOIN invoiceflow.audit_log AS a ON a.id = t.audit_id
             WHERE t.invoice_id = \(invoice) ORDER BY t.step
             """)
         for row in rows {
-            let actor = try row.decode(1, as: Int64?.self).flatMap { names.employees[$0] } ?? (try row.decode(3))
-            var who = actor
-            if let forWhom = try row.decode(2, as: Int64?.self).flatMap({ names.employees[$0] }) {
-                who += " for " + forWhom
+            let actorID = try row.decode(1, as: Int64?.self)
+            let forWhom = try row.decode(2, as: Int64?.self).flatMap { names.employees[$0] }
+            var who = try actorID.flatMap { names.employees[$0] } ?? row.decode(3)
+            // On a person's row the acting-for column says whom they stood in for; on the router's
+            // "task assigned" row it names the absent holder of the new task, said below with the assignee.
+            if actorID != nil, let forWhom { who += " for " + forWhom }
+            let action: String = try row.decode(8)
+            var what = Self.label(action: action, wording: try row.decode(4), version: try row.decode(11))
+            if action == "assign_task",
+                let assignee = try row.decode(9, as: Int64?.self).flatMap({ names.employees[$0] })
+            {
+                what += ": \(try row.decode(10, as: String?.self) ?? "") → \(assignee)"
+                if actorID == nil, let forWhom { what += " for \(forWhom)" }
             }
-            var what: String = try row.decode(4)
             if let before = try row.decode(5, as: String?.self), let after = try row.decode(6, as: String?.self),
                 before != after
             {
@@ -93,6 +102,18 @@ struct DemoTimeline: Sendable {
     }
 
     // MARK: - Formatting
+
+    /// The router's own audit actions have no wording in the database (it words people's actions).
+    static func label(action: String, wording: String, version: Int?) -> String {
+        switch action {
+        case "pin_route": return "route pinned" + (version.map { " (version \($0))" } ?? "")
+        case "route_step_started": return "step started"
+        case "route_escalated": return "escalated (SLA overdue)"
+        case "route_nobody_can_act": return "parked: nobody can act"
+        case "cancel_task": return "task cancelled"
+        default: return wording
+        }
+    }
 
     private struct Names {
         var employees: [Int64: String]
