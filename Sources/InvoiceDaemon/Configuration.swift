@@ -36,6 +36,8 @@ public struct Configuration: Sendable {
     public var poolSize: Int
     /// How often the daemon refreshes the stored report snapshots; nil when it does not.
     public var reportRefreshInterval: Duration?
+    /// How often the scheduler runs a round of SLA reminders, escalations and overdue notices.
+    public var schedulerInterval: Duration
     /// The lowest level logged.
     public var logLevel: Logger.Level
     /// How log lines are written.
@@ -57,6 +59,9 @@ public struct Configuration: Sendable {
         Key(
             "INVOICEFLOW_REPORT_REFRESH_MINUTES",
             "minutes between refreshes of the stored report snapshots, 1...1440, or 0 for never (default 15)"),
+        Key(
+            "INVOICEFLOW_SCHEDULER_INTERVAL_SECONDS",
+            "seconds between the scheduler's rounds (reminders, escalations, overdue documents), 1...3600 (default 60)"),
         Key("INVOICEFLOW_LOG_LEVEL", "trace, debug, info, notice, warning, error, critical (default info)"),
         Key("INVOICEFLOW_LOG_FORMAT", "auto, text or json (default auto: text on a terminal, JSON otherwise)"),
     ]
@@ -139,6 +144,17 @@ public struct Configuration: Sendable {
             reportRefreshInterval = minutes == 0 ? nil : .seconds(minutes * 60)
         } else {
             reportRefreshInterval = .seconds(15 * 60)
+        }
+
+        if let raw = value("INVOICEFLOW_SCHEDULER_INTERVAL_SECONDS") {
+            guard let seconds = Int(raw), (1...3600).contains(seconds) else {
+                throw ConfigurationError(
+                    key: "INVOICEFLOW_SCHEDULER_INTERVAL_SECONDS",
+                    problem: "must be a whole number of seconds from 1 to 3600, not \"\(raw)\"")
+            }
+            schedulerInterval = .seconds(seconds)
+        } else {
+            schedulerInterval = .seconds(60)
         }
 
         if let raw = value("INVOICEFLOW_LOG_LEVEL") {

@@ -16,6 +16,10 @@ public enum Daemon {
 
             let router = RouterService(configuration: database.configuration, logger: logger)
             let mailer = try MailerService(settings.mail, configuration: database.configuration, logger: logger)
+            let scheduler = SchedulerService(
+                configuration: database.configuration,
+                composer: try MailComposer(sender: settings.mail.sender, publicURL: settings.mail.publicURL),
+                interval: settings.schedulerInterval, logger: logger)
             // One LISTEN connection for the whole daemon; a reconnect's sweep wakes every worker.
             let listener = WorkListenerService(configuration: database.configuration, logger: logger) { reason in
                 logger.debug("work wake-up", metadata: ["reason": "\(reason)"])
@@ -25,10 +29,11 @@ public enum Daemon {
                 case .sweep:
                     router.wake.signal()
                     mailer.wake.signal()
+                    scheduler.wake.signal()
                 }
             }
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-                .init(service: listener), .init(service: router), .init(service: mailer),
+                .init(service: listener), .init(service: router), .init(service: mailer), .init(service: scheduler),
             ]
             if let interval = settings.reportRefreshInterval {
                 services.append(
