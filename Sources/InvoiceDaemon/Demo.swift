@@ -4,7 +4,7 @@ import Logging
 import PostgresClient
 import ServiceLifecycle
 
-/// `invoiceflow demo`: the daemon's real services (listener, router, mailer) run in this process while
+/// `invoiceflow demo`: the daemon's real services (listener, router, mailer, scheduler) run in this process while
 /// a script creates the demo company and plays ``DemoStory/scenario`` as the right people, waiting for
 /// the router by watching the database; then every invoice's timeline is printed from the audit log.
 ///
@@ -20,6 +20,8 @@ public enum Demo {
         public var played: Bool
         /// Each story's invoice id and the stage it ended in, in scenario order.
         public var invoices: [(story: String, id: Int64, stage: String)]
+        /// What the scheduler's round "as of" after the waiting CFO task's deadline did (nil when not played).
+        public var lateRound: SchedulerService.RoundReport?
         /// How to connect to the demo's database (password, if any, redacted).
         public var conninfo: String
         /// Where the mail went, when no relay is configured.
@@ -55,11 +57,14 @@ public enum Demo {
         let people = try await PostgresConnection.connect(
             database.configuration.setting("application_name", "invoiceflow-demo"), logger: logger)
         do {
-            let stage = DemoStage(connection: people, company: .medtech)
-            try await stage.requireSuperuser()
+            try await DemoStage.requireSuperuser(people)
+            // The services `invoiceflow serve` runs, wired the same way (Daemon.serve).
             let daemonLogin = await daemonConfiguration(database.configuration, logger: logger)
+            let composer = try MailComposer(sender: settings.mail.sender, publicURL: settings.mail.publicURL)
             let router = RouterService(configuration: daemonLogin, logger: logger)
             let mailer = try MailerService(settings.mail, configuration: daemonLogin, logger: logger)
+            let scheduler = SchedulerService(
+                configuration: daemonLogin, composer: composer, interval: settings.schedulerInterval, logger: logger)
             let listener = WorkListenerService(configuration: daemonLogin, logger: logger) { reason in
                 switch reason {
                 case .notified(let channel) where channel == MailOutbox.channel: mailer.wake.signal()
@@ -67,12 +72,18 @@ public enum Demo {
                 case .sweep:
                     router.wake.signal()
                     mailer.wake.signal()
+                    scheduler.wake.signal()
                 }
             }
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: listener), .init(service: router), .init(service: mailer)],
+                    services: [
+                        .init(service: listener), .init(service: router), .init(service: mailer),
+                        .init(service: scheduler),
+                    ],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let stage = DemoStage(
+                connection: people, company: .medtech, scheduler: scheduler, daemonLogin: daemonLogin, logger: logger)
             let summary = try await withThrowingTaskGroup(of: Void.self, returning: Summary.self) { tasks in
                 tasks.addTask { try await group.run() }
                 do {

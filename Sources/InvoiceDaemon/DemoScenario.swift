@@ -55,6 +55,9 @@ public struct DemoStory: Sendable {
 }
 
 extension DemoStory {
+    /// The story whose open CFO task the demo lets run late: the scheduler then escalates it.
+    public static let lateStory = "waiting_cfo"
+
     /// The scenario: all six types from submission to closed (with a substitution, an escalation over a
     /// vacant post, an intercompany invoice approved on both sides, a rejection and resubmission), and
     /// four more left at the other stages so that people have something to look at with psql.
@@ -122,7 +125,8 @@ extension DemoStory {
                 .close,
             ], finalStage: "closed"),
         DemoStory(
-            key: "waiting_cfo", shows: "waits for the CFO (prepayment 60 %, new supplier)", type: "supplier_goods",
+            key: "waiting_cfo", shows: "waits for the CFO; overdue, the scheduler escalates it to the CEO",
+            type: "supplier_goods",
             initiator: "orlov", paying: "head_office", counterparty: "biolab", roubles: 640_000, number: "БЛ-902",
             purpose: "Реагенты для анализаторов, предоплата", prepaymentPercent: 60,
             moves: [.approve(step: "purchasing")], finalStage: "approval"),

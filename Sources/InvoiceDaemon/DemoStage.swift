@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresClient
 
 /// Plays the demo's script on a superuser connection: each action in its own transaction as the
@@ -9,13 +10,19 @@ struct DemoStage: Sendable {
     let connection: PostgresConnection
     /// The company to create.
     let company: DemoCompany
+    /// The scheduler the demo's service group runs; the demo also runs one round of it "as of" later.
+    let scheduler: SchedulerService
+    /// How the daemon's services log in (the scheduler's round needs the daemon's identity).
+    let daemonLogin: PostgresConfiguration
+    /// For the services' connections.
+    let logger: Logger
     /// The longest wait for the router to handle one action.
     var settleTimeout: Duration = .seconds(20)
     /// The longest wait for the mailer to write the queued mail at the end.
     var mailTimeout: Duration = .seconds(20)
 
     /// Refuses to go on unless the session user is a superuser.
-    func requireSuperuser() async throws {
+    static func requireSuperuser(_ connection: PostgresConnection) async throws {
         let row = try await connection.query(
             "SELECT session_user::text, rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user")[0]
         guard try row.decode(1, as: Bool.self) else { throw DemoError.notSuperuser(user: try row.decode(0)) }
@@ -30,6 +37,7 @@ struct DemoStage: Sendable {
         let played: Bool
         let directory: DemoDirectory
         var invoices: [(story: String, id: Int64, stage: String)] = []
+        var lateRound: SchedulerService.RoundReport? = nil
         switch try await company.presence(on: connection) {
         case .other(let subdivisions):
             throw DemoError.foreignCompany(subdivisions: subdivisions)
@@ -65,6 +73,9 @@ struct DemoStage: Sendable {
                 invoices.append((story.key, id, stage))
                 output("invoice \(id) \(story.type) → \(stage): \(story.shows)")
             }
+            if let waiting = invoices.first(where: { $0.story == DemoStory.lateStory }) {
+                lateRound = try await runLateRound(on: waiting.id, output: output)
+            }
         }
         let unsent = try await waitForMail()
         let timeline = DemoTimeline(connection: connection)
@@ -74,7 +85,7 @@ struct DemoStage: Sendable {
         }
         let mailDirectory = settings.mail.relay == nil ? settings.mail.directory : nil
         var summary = Demo.Summary(
-            played: played, invoices: invoices,
+            played: played, invoices: invoices, lateRound: lateRound,
             conninfo: database.privateCluster?.conninfo ?? database.configuration.redacted,
             mailDirectory: mailDirectory, elapsed: .zero)
         output("")
@@ -178,6 +189,37 @@ struct DemoStage: Sendable {
             }
             try await act(as: task.role) { c in try c.execute("SELECT invoiceflow.close_invoice(\(invoice))") }
         }
+    }
+
+    /// SLA escalation: one scheduler round "as of" an hour after the open approval task of `invoice` is
+    /// due. The late task stays open (a timeout never rejects); the approver's head gets a parallel task.
+    private func runLateRound(on invoice: Int64, output: @Sendable (String) -> Void) async throws
+        -> SchedulerService.RoundReport
+    {
+        let due: Date = try await connection.query(
+            """
+            SELECT max(due_at) FROM invoiceflow.task
+            WHERE invoice_id = \(invoice) AND outcome IS NULL AND kind = 'approve'
+            """)[0].decode(0)
+        let asOf = due.addingTimeInterval(3_600)
+        let daemon = try await PostgresConnection.connect(
+            daemonLogin.setting("application_name", "invoiceflow-demo-scheduler"), logger: logger)
+        let report: SchedulerService.RoundReport
+        do {
+            report = try await scheduler.round(asOf: asOf, on: daemon)
+            await daemon.close()
+        } catch {
+            await daemon.close()
+            throw error
+        }
+        try await settle(invoice)
+        let moment = try await connection.query("SELECT to_char(\(asOf)::timestamptz, 'YYYY-MM-DD HH24:MI TZ')")[0]
+            .decode(0, as: String.self)
+        output(
+            "scheduler round as of \(moment) (an hour after the CFO's deadline on invoice \(invoice)): "
+                + "overdue tasks escalated: \(report.escalations), reminders: \(report.reminders), "
+                + "payment-day mails: \(report.paymentDue), overdue-documents notices: \(report.documentsOverdue)")
+        return report
     }
 
     // MARK: - Acting and watching

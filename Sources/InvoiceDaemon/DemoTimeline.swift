@@ -74,6 +74,8 @@ struct DemoTimeline: Sendable {
             "    \(psql) demo_morozova; SELECT task_id, invoice_id, step_key, receiver_name, amount_minor FROM invoiceflow.my_tasks\"",
             "  an initiator's invoices and whom each waits for:",
             "    \(psql) demo_orlov; SELECT id, invoice_type, stage, waiting_for FROM invoiceflow.my_invoices\"",
+            "  the CEO, asked by the scheduler to act for the CFO whose deadline passed:",
+            "    \(psql) demo_sokolov; SELECT task_id, invoice_id, step_key, acting_for_name FROM invoiceflow.my_tasks\"",
             "  the treasurer's payments to make:",
             "    \(psql) demo_lebedev; SELECT task_id, invoice_id, kind, due_at FROM invoiceflow.my_tasks\"",
             "  the auditor reads every timeline (and the reporting views), writes nothing:",
