@@ -84,25 +84,39 @@ public enum Demo {
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             let stage = DemoStage(
                 connection: people, company: .medtech, scheduler: scheduler, daemonLogin: daemonLogin, logger: logger)
-            let summary = try await withThrowingTaskGroup(of: Void.self, returning: Summary.self) { tasks in
-                tasks.addTask { try await group.run() }
-                do {
-                    let summary = try await stage.perform(
-                        settings: settings, database: database, started: started, output: output)
-                    if keepServing {
-                        output("")
-                        output(
-                            "The daemon keeps serving (router and mailer); act with psql as above, stop with Ctrl-C.")
-                    } else {
-                        await group.triggerGracefulShutdown()
-                    }
-                    try await tasks.waitForAll()
-                    return summary
-                } catch {
-                    await group.triggerGracefulShutdown()
-                    try? await tasks.waitForAll()
-                    throw error
+            // The script and the services run side by side; a signal that stops the services mid-script
+            // cancels the script too, and a failing script shuts the services down.
+            let summary = try await withThrowingTaskGroup(of: Summary?.self, returning: Summary.self) { tasks in
+                tasks.addTask {
+                    try await group.run()
+                    return nil
                 }
+                tasks.addTask {
+                    do {
+                        let summary = try await stage.perform(
+                            settings: settings, database: database, started: started, output: output)
+                        if keepServing {
+                            output("")
+                            output("The daemon keeps serving; act with psql as above, stop with Ctrl-C.")
+                        } else {
+                            await group.triggerGracefulShutdown()
+                        }
+                        return summary
+                    } catch {
+                        await group.triggerGracefulShutdown()
+                        throw error
+                    }
+                }
+                var played: Summary?
+                for try await result in tasks {
+                    if let result {
+                        played = result
+                    } else if played == nil {
+                        tasks.cancelAll()
+                    }
+                }
+                guard let played else { throw CancellationError() }
+                return played
             }
             await people.close()
             return summary

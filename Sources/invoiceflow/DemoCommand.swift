@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import InvoiceDaemon
 import Logging
 
@@ -24,11 +25,15 @@ struct Demo: AsyncParsableCommand {
         settings.reportRefreshInterval = nil
         do {
             _ = try await InvoiceDaemon.Demo.run(settings, keepServing: keepServing, logger: logger) { line in
-                print(line)
+                // Written through, not buffered: piped into a file or a program, the story arrives line by line.
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         } catch let error as DemoError {
             print("demo failed: \(error)", to: &standardError)
             throw ExitCode.failure
+        } catch is CancellationError {
+            print("demo interrupted", to: &standardError)
+            throw ExitCode(130)
         }
     }
 }
