@@ -117,6 +117,19 @@ extension ParticipantSelector: Codable {
     private struct NamedPosition: Codable {
         var department: String
         var position: PositionCode
+
+        private enum CodingKeys: String, CodingKey, CaseIterable { case department, position }
+
+        init(department: String, position: PositionCode) {
+            self.department = department
+            self.position = position
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+            department = try c.decode(String.self, forKey: .department)
+            position = try c.decode(PositionCode.self, forKey: .position)
+        }
     }
 }
 
@@ -247,6 +260,17 @@ public struct PaymentTiming: Hashable, Sendable, Codable {
         self.immediatelyWhen = immediatelyWhen
         self.nettingAllowed = nettingAllowed
     }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case onPaymentDays, immediatelyWhen, nettingAllowed }
+
+    /// Decodes the route-file form, refusing unknown keys.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        self.init(
+            onPaymentDays: try c.decode(Bool.self, forKey: .onPaymentDays),
+            immediatelyWhen: try c.decode(RouteCondition.self, forKey: .immediatelyWhen),
+            nettingAllowed: try c.decode(Bool.self, forKey: .nettingAllowed))
+    }
 }
 
 /// What a closing-documents due date counts from.
@@ -268,6 +292,16 @@ public struct ClosingDocumentsDue: Hashable, Sendable, Codable {
         self.businessDays = businessDays
         self.after = after
     }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case businessDays, after }
+
+    /// Decodes the route-file form, refusing unknown keys.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        self.init(
+            businessDays: try c.decode(Int.self, forKey: .businessDays),
+            after: try c.decode(DueAnchor.self, forKey: .after))
+    }
 }
 
 /// What a closing-documents step collects and by when.
@@ -281,6 +315,16 @@ public struct ClosingDocumentsRule: Hashable, Sendable, Codable {
         self.documents = documents
         self.due = due
     }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case documents, due }
+
+    /// Decodes the route-file form, refusing unknown keys.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        self.init(
+            documents: try c.decode([String].self, forKey: .documents),
+            due: try c.decode(ClosingDocumentsDue.self, forKey: .due))
+    }
 }
 
 /// One participant slot of a step: a selector, applied only when its condition holds.
@@ -293,6 +337,16 @@ public struct StepParticipant: Hashable, Sendable, Codable {
     public init(_ selector: ParticipantSelector, when: RouteCondition = .always) {
         self.selector = selector
         self.when = when
+    }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case selector, when }
+
+    /// Decodes the route-file form, refusing unknown keys.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        self.init(
+            try c.decode(ParticipantSelector.self, forKey: .selector),
+            when: try c.decode(RouteCondition.self, forKey: .when))
     }
 }
 
@@ -340,6 +394,27 @@ public struct RouteStep: Hashable, Sendable, Codable {
         self.payment = payment
         self.closingDocuments = closingDocuments
     }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case id, kind, title, participants, mode, condition, deadline, reminderAtPercent, escalation, payment
+        case closingDocuments
+    }
+
+    /// Decodes the route-file form, refusing unknown keys: a misspelt field must not silently vanish.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        self.init(
+            id: try c.decode(String.self, forKey: .id), kind: try c.decode(StepKind.self, forKey: .kind),
+            title: try c.decode(String.self, forKey: .title),
+            participants: try c.decode([StepParticipant].self, forKey: .participants),
+            mode: try c.decode(ApprovalMode.self, forKey: .mode),
+            condition: try c.decode(RouteCondition.self, forKey: .condition),
+            deadline: try c.decode(StepDeadline.self, forKey: .deadline),
+            reminderAtPercent: try c.decode(Int.self, forKey: .reminderAtPercent),
+            escalation: try c.decode(EscalationTarget.self, forKey: .escalation),
+            payment: try c.decodeIfPresent(PaymentTiming.self, forKey: .payment),
+            closingDocuments: try c.decodeIfPresent(ClosingDocumentsRule.self, forKey: .closingDocuments))
+    }
 }
 
 /// An immutable version of the route of one invoice type. An invoice keeps the version it was
@@ -371,6 +446,21 @@ public struct RouteVersion: Hashable, Sendable, Codable {
         self.visibleOnlyTo = visibleOnlyTo
         self.steps = steps
     }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case type, version, name, initiatorPositions, visibleOnlyTo, steps
+    }
+
+    /// Decodes the route-file form, refusing unknown keys.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        self.init(
+            type: try c.decode(InvoiceTypeCode.self, forKey: .type), version: try c.decode(Int.self, forKey: .version),
+            name: try c.decode(String.self, forKey: .name),
+            initiatorPositions: try c.decodeIfPresent([PositionCode].self, forKey: .initiatorPositions),
+            visibleOnlyTo: try c.decodeIfPresent([PositionCode].self, forKey: .visibleOnlyTo),
+            steps: try c.decode([RouteStep].self, forKey: .steps))
+    }
 }
 
 /// The content of a route file: a format number and the routes it holds.
@@ -383,6 +473,15 @@ public struct RouteFile: Hashable, Sendable, Codable {
     public init(format: Int = 1, routes: [RouteVersion]) {
         self.format = format
         self.routes = routes
+    }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case format, routes }
+
+    /// Decodes a route file, refusing unknown keys.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        self.init(
+            format: try c.decode(Int.self, forKey: .format), routes: try c.decode([RouteVersion].self, forKey: .routes))
     }
 }
 

@@ -93,6 +93,22 @@ struct RouteFileKey: CodingKey {
 }
 
 extension Decoder {
+    /// A keyed container that refuses every key `Key` does not name. Route files are written by hand:
+    /// a misspelt optional field (`"treshold"`) would otherwise vanish silently and change the route.
+    /// The error's coding path is the object's, and its message names the key and the keys allowed.
+    func strictContainer<Key: CodingKey & CaseIterable>(keyedBy: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        let all = try container(keyedBy: RouteFileKey.self)
+        let unknown = all.allKeys.map(\.stringValue).filter { Key(stringValue: $0) == nil }.sorted()
+        if let first = unknown.first {
+            let allowed = Key.allCases.map(\.stringValue).joined(separator: ", ")
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: codingPath,
+                    debugDescription: "unknown key \"\(first)\" (allowed here: \(allowed))"))
+        }
+        return try container(keyedBy: Key.self)
+    }
+
     /// The only key of a single-key object, or an error naming what was found.
     func singleKey(_ what: String) throws -> (KeyedDecodingContainer<RouteFileKey>, RouteFileKey) {
         let container = try container(keyedBy: RouteFileKey.self)
