@@ -129,7 +129,9 @@ public struct MailComposer: Sendable {
         // Every mail about one task threads under the (deterministic) id of its first mail.
         var thread: MessageID?
         if let task = notification.taskID, notification.kind != .taskAssigned {
-            thread = try MessageID("task-\(task)@\(domain)")
+            let root = try MessageID("task-\(task)@\(domain)")
+            // A task's first mail may be of another kind (a collector's request): the root, not a reply.
+            if root != messageID { thread = root }
         }
         let recipient = try Mailbox(displayName: notification.recipient.name, address: notification.recipient.address)
         return MailMessage(

@@ -4,15 +4,24 @@ import InvoiceStore
 import Logging
 import PostgresClient
 import ServiceLifecycle
+import Synchronization
 
 /// The router: moves every invoice through its route, one transition per transaction.
 ///
 /// It wakes on the work listener's hints (``wake``) and on a timer (the sweep: NOTIFY is only a
 /// hint), and then drains the queue: claim one work item (invoice and item locked, SKIP LOCKED, so
 /// replicas share the queue without a leader and never route one invoice at once), load the invoice's
-/// state and the company structure, decide in pure Swift (``RouterDecision``), write tasks, stage and
-/// audit rows and mark the item done, all in one transaction. A failing item is retried with
-/// exponential back-off and parked with its error after ``maxAttempts``; nothing is dropped.
+/// state and the company structure, decide in pure Swift (``RouterDecision``), write tasks, stage,
+/// audit rows and the new tasks' mails and mark the item done, all in one transaction. A failing item is
+/// retried with exponential back-off and parked with its error after ``maxAttempts``; nothing is dropped.
+///
+/// A step costs four round trips (BEGIN, claim with state, the writes, COMMIT; five with mail). The
+/// company structure and the stored calendar are cached between changes (``RoutingReference``). The
+/// router's commits do not wait for the WAL flush (`synchronous_commit = off` on its connection): a
+/// PostgreSQL crash can only undo a whole step, work item included, which is then routed again, and
+/// whatever acts on a step's result (a person's decision, the mailer's claim) commits synchronously,
+/// which flushes the step first. So nothing anyone saw is ever lost, and a step does not pay for a
+/// disk flush (milliseconds on this machine's disk).
 public struct RouterService: Service {
     /// How to connect; the login should be `invoiceflow_daemon`.
     public var configuration: PostgresConfiguration
@@ -29,16 +38,23 @@ public struct RouterService: Service {
     /// The calendar SLAs and payment days count in, outside the window the database's stored
     /// calendar covers (which wins around today).
     public var calendar: WorkingCalendar
+    /// Writes the new tasks' mails in the routing transaction; `nil` sends none (tests of routing alone).
+    public var mail: RouterMail?
     private let logger: Logger
+    private let reference = RoutingReferenceCache()
 
     /// Creates a router.
     public init(
         configuration: PostgresConfiguration, worker: String = RouterService.defaultWorker, logger: Logger,
         wake: RouterWake = RouterWake(),
         sweepInterval: Duration = .seconds(1), maxAttempts: Int = 8,
-        defaultRoutes: [RouteVersion] = RouteVersion.defaults, calendar: WorkingCalendar = .russia
+        defaultRoutes: [RouteVersion] = RouteVersion.defaults, calendar: WorkingCalendar = .russia,
+        mail: RouterMail? = nil
     ) {
+        // Kept with whatever options the operator's connection string carries.
+        let options = [configuration.value(for: "options"), "-c synchronous_commit=off"].compactMap { $0 }
         self.configuration = configuration.setting("application_name", "invoiceflow-router")
+            .setting("options", options.joined(separator: " "))
         self.worker = worker
         self.logger = logger
         self.wake = wake
@@ -46,6 +62,7 @@ public struct RouterService: Service {
         self.maxAttempts = maxAttempts
         self.defaultRoutes = defaultRoutes
         self.calendar = calendar
+        self.mail = mail
     }
 
     /// `router@host:pid`: names this process's router in `locked_by` and logs.
@@ -92,15 +109,18 @@ public struct RouterService: Service {
     func routeOne(_ connection: PostgresConnection) async throws -> Bool {
         let worker = self.worker
         let calendar = self.calendar
+        let cache = self.reference
+        let mail = self.mail
         do {
             let item = try await connection.transaction { connection -> RoutingWorkItem? in
-                guard let item = try RoutingStore.claim(worker: worker, on: connection) else { return nil }
+                let clock = Instant(microsecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1_000_000))
+                let known = cache.version(usableAt: clock)
+                guard let claimed = try RoutingStore.next(worker: worker, knownVersion: known, on: connection) else {
+                    return nil
+                }
+                let item = claimed.item
                 do {
-                    let state = try RoutingStore.state(of: item.invoiceID, on: connection)
-                    let snapshot = try RoutingStore.orgSnapshot(on: connection)
-                    let stored = try RoutingStore.workingCalendar(adjusting: calendar, on: connection)
-                    let actions = try RouterDecision(state: state, snapshot: snapshot, calendar: stored).actions()
-                    try RoutingStore.apply(actions, invoiceID: item.invoiceID, workItem: item.id, on: connection)
+                    try Self.route(claimed, calendar: calendar, cache: cache, mail: mail, on: connection)
                     return item
                 } catch let error as PostgresError
                     where error.code.isTransactionRetryable || error.code.isConnectionLoss
@@ -116,22 +136,60 @@ public struct RouterService: Service {
                     metadata: ["work_item": "\(item.id)", "invoice": "\(item.invoiceID)", "event": "\(item.kind)"])
             }
             return item != nil
+        } catch let failure as ClaimedRoutingError {
+            try await recordFailure(RoutingFailure(item: failure.item, message: failure.message), on: connection)
+            return true
         } catch let failure as RoutingFailure {
-            let maxAttempts = self.maxAttempts
-            let parked = try await connection.transaction { connection in
-                try RoutingStore.recordFailure(
-                    of: failure.item.id, error: failure.message, maxAttempts: maxAttempts, on: connection)
-            }
-            logger.log(
-                level: parked ? .error : .warning,
-                parked ? "routing failed; work item parked for an administrator" : "routing failed; will retry",
-                metadata: [
-                    "work_item": "\(failure.item.id)", "invoice": "\(failure.item.invoiceID)",
-                    "attempt": "\(failure.item.attempts + 1)", "error": "\(failure.message)",
-                ])
-            // The item now waits out its back-off; others may be claimable.
+            try await recordFailure(failure, on: connection)
             return true
         }
+    }
+
+    /// Decides a claimed item and writes the decision, its mails and the item's completion.
+    static func route(
+        _ claimed: ClaimedRouting, calendar base: WorkingCalendar, cache: RoutingReferenceCache, mail: RouterMail?,
+        on connection: isolated PostgresConnection
+    ) throws {
+        let state = claimed.state
+        if let fresh = claimed.reference { cache.store(fresh) }
+        var reference = claimed.reference ?? cache.current
+        if reference.map({ !$0.holds(at: state.now) }) ?? true {
+            // Expired between the check and the claim (or the clocks disagree): read it for this item only.
+            reference = try RoutingStore.reference(on: connection)
+        }
+        guard let reference else { return }
+        let actions = try RouterDecision(
+            state: state, snapshot: reference.snapshot(at: state.now),
+            calendar: reference.calendarExceptions.adjusting(base)
+        ).actions()
+        let created = actions.compactMap { action -> NewTask? in
+            if case .createTask(let task) = action { return task }
+            return nil
+        }
+        let withMail = mail != nil && !created.isEmpty
+        let applied = try RoutingStore.applyAll(
+            actions, invoiceID: claimed.item.invoiceID, workItem: claimed.item.id, withMail: withMail, on: connection)
+        if let mail, withMail {
+            let pairs = zip(applied.tasks, created).map { (id: $0, task: $1) }
+            try mail.enqueue(try mail.notifications(for: pairs, applied: applied), on: connection)
+        }
+    }
+
+    /// Records a failed attempt in its own transaction: back-off, or parking at the limit.
+    private func recordFailure(_ failure: RoutingFailure, on connection: PostgresConnection) async throws {
+        let maxAttempts = self.maxAttempts
+        let parked = try await connection.transaction { connection in
+            try RoutingStore.recordFailure(
+                of: failure.item.id, error: failure.message, maxAttempts: maxAttempts, on: connection)
+        }
+        logger.log(
+            level: parked ? .error : .warning,
+            parked ? "routing failed; work item parked for an administrator" : "routing failed; will retry",
+            metadata: [
+                "work_item": "\(failure.item.id)", "invoice": "\(failure.item.invoiceID)",
+                "attempt": "\(failure.item.attempts + 1)", "error": "\(failure.message)",
+            ])
+        // The item now waits out its back-off; others may be claimable.
     }
 }
 
@@ -139,4 +197,27 @@ public struct RouterService: Service {
 struct RoutingFailure: Error {
     var item: RoutingWorkItem
     var message: String
+}
+
+/// The reference data one router holds between steps. Shared by its transactions, which run one at a time
+/// per connection but may run on several connections; a Mutex keeps it consistent either way.
+final class RoutingReferenceCache: Sendable {
+    private let held = Mutex<RoutingReference?>(nil)
+
+    /// The held reference data, if any.
+    var current: RoutingReference? { held.withLock { $0 } }
+
+    /// The version to tell the database, or `nil` (send everything) when nothing is held or it has
+    /// expired by this process's clock.
+    func version(usableAt moment: Instant) -> Int64? {
+        held.withLock { reference in reference.flatMap { $0.validUntil > moment ? $0.version : nil } }
+    }
+
+    /// Keeps `reference` unless a newer version is held.
+    func store(_ reference: RoutingReference) {
+        held.withLock { held in
+            if let current = held, current.version > reference.version { return }
+            held = reference
+        }
+    }
 }

@@ -160,7 +160,7 @@ public struct InvoiceRoutingState: Sendable, Hashable, Decodable {
 
     private enum CodingKeys: String, CodingKey {
         case now, invoiceID, type, stage, pinnedVersion, route, amountMinor, currency, prepaymentPercent, urgent
-        case outsideBudget, goodsReceived, intercompany, newCounterparty, initiator, initiatorDepartment
+        case customs, outsideBudget, goodsReceived, intercompany, newCounterparty, initiator, initiatorDepartment
         case payingSubdivision, receivingSubdivision, roundStartedAt, paidOn, tasks
     }
 
@@ -180,7 +180,7 @@ public struct InvoiceRoutingState: Sendable, Hashable, Decodable {
         var flags: Set<InvoiceFlag> = []
         let flagKeys: [(CodingKeys, InvoiceFlag)] = [
             (.urgent, .urgent), (.outsideBudget, .outsideBudget), (.goodsReceived, .goodsReceived),
-            (.intercompany, .intercompany), (.newCounterparty, .newCounterparty),
+            (.intercompany, .intercompany), (.newCounterparty, .newCounterparty), (.customs, .customs),
         ]
         for (key, flag) in flagKeys where try c.decode(Bool.self, forKey: key) { flags.insert(flag) }
         let department = try c.decodeIfPresent(DepartmentID.self, forKey: .initiatorDepartment)

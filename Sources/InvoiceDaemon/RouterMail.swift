@@ -1,0 +1,84 @@
+import Foundation
+import InvoiceDomain
+import InvoiceStore
+import PostgresClient
+import SMTP
+
+/// The mails a routing step sends: one per new task, to its assignee, rendered and stored in the outbox
+/// in the routing transaction itself, so a mail exists exactly when its task does. The Message-ID is
+/// `task-<id>@<sender domain>`, so a step that runs again after a crash before COMMIT (same decision,
+/// new task ids) leaves nothing behind from the first run, and a re-sent row keeps its id.
+public struct RouterMail: Sendable {
+    /// Renders the messages (sender, links, templates).
+    public var composer: MailComposer
+    /// The zone dates are shown in (employees have none of their own yet).
+    public var timeZone: TimeZone
+
+    /// Creates the router's mail writer.
+    public init(composer: MailComposer, timeZone: TimeZone = TimeZone(identifier: "Europe/Moscow") ?? .gmt) {
+        self.composer = composer
+        self.timeZone = timeZone
+    }
+
+    /// The notification for each created task whose assignee can receive mail: "task assigned" for
+    /// approving and paying, the closing-documents request for a collector. A substitute's mail names
+    /// the colleague they act for.
+    func notifications(for created: [(id: Int64, task: NewTask)], applied: AppliedRouting) throws
+        -> [MailNotification]
+    {
+        guard let facts = applied.invoice else { return [] }
+        guard let currency = CurrencyCode(facts.currency) else {
+            throw PostgresDecodingError(reason: "unknown currency \(facts.currency)")
+        }
+        let invoice = MailInvoiceFacts(
+            id: facts.invoiceID, number: facts.number, counterparty: facts.counterparty,
+            amount: Money(minorUnits: facts.amountMinor, currency: currency), purpose: facts.purpose,
+            initiator: facts.initiator, payingSubdivision: facts.payingSubdivision)
+        let people = Dictionary((applied.recipients ?? []).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return created.compactMap { id, task in
+            // Someone who left gets no mail; the scheduler's escalation finds their task.
+            guard let person = people[task.assignee.rawValue] else { return nil }
+            let recipient = MailRecipient(
+                employeeID: person.id, name: person.name, address: person.email,
+                locale: MailLocale(stored: person.locale), timeZone: timeZone)
+            let collecting = task.kind == .collectDocuments
+            return MailNotification(
+                kind: collecting ? .documentsRequested : .taskAssigned, recipient: recipient, invoice: invoice,
+                taskID: id,
+                dueAt: task.dueAt.map { Date(timeIntervalSince1970: Double($0.microsecondsSinceEpoch) / 1_000_000) },
+                actingFor: task.actingFor.flatMap { people[$0.rawValue]?.name },
+                // The request to a collector is that task's first mail too: same Message-ID rule.
+                deduplicationKey: collecting ? "task-\(id)" : nil)
+        }
+    }
+
+    /// Renders `notifications` and stores them in the outbox in one statement, on the caller's
+    /// transaction; the outbox's NOTIFY wakes the mailer once this commits.
+    func enqueue(_ notifications: [MailNotification], on connection: isolated PostgresConnection) throws {
+        guard !notifications.isEmpty else { return }
+        var rows: [[String: Any]] = []
+        for notification in notifications {
+            let rendered = try composer.message(for: notification).render()
+            guard let recipient = rendered.envelope.recipients.first else { throw MessageError.noRecipients }
+            var row: [String: Any] = [
+                "messageID": rendered.messageID.value, "kind": notification.kind.rawValue,
+                "sender": rendered.envelope.sender.description, "recipient": recipient.description,
+                "content": Data(rendered.bytes).base64EncodedString(),
+            ]
+            row["employee"] = notification.recipient.employeeID
+            row["invoice"] = notification.invoice?.id
+            row["task"] = notification.taskID
+            rows.append(row)
+        }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: rows), as: UTF8.self)
+        try connection.execute(
+            """
+            SELECT count(invoiceflow.daemon_enqueue_mail(
+                p_message_id => m ->> 'messageID', p_kind => m ->> 'kind', p_sender => m ->> 'sender',
+                p_recipient => m ->> 'recipient', p_content => decode(m ->> 'content', 'base64'),
+                p_recipient_employee_id => (m ->> 'employee')::bigint, p_invoice_id => (m ->> 'invoice')::bigint,
+                p_task_id => (m ->> 'task')::bigint))
+            FROM jsonb_array_elements(\(json)::jsonb) AS m
+            """)
+    }
+}
