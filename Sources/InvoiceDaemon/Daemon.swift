@@ -14,7 +14,10 @@ public enum Daemon {
                 "schema up to date",
                 metadata: ["applied_now": "\(report.applied.count)", "applied_before": "\(report.alreadyApplied)"])
 
-            let router = RouterService(configuration: database.configuration, logger: logger)
+            // The router writes the new tasks' mails in the routing transaction, rendered as the mailer's are.
+            let composer = try MailComposer(sender: settings.mail.sender, publicURL: settings.mail.publicURL)
+            let router = RouterService(
+                configuration: database.configuration, logger: logger, mail: RouterMail(composer: composer))
             let mailer = try MailerService(settings.mail, configuration: database.configuration, logger: logger)
             let scheduler = SchedulerService(
                 configuration: database.configuration,
