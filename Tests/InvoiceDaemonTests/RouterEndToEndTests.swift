@@ -103,4 +103,88 @@ struct RouterEndToEndTests {
             "SELECT count(*) FROM invoiceflow_private.work_item WHERE invoice_id = \(invoice) AND done_at IS NULL")
         #expect(try pending[0].decode(0, as: Int.self) == 0)
     }
+
+    @Test(
+        "a customs payment asks the CFO alone (no logistics, no CEO) and is due for payment at once, not on a payment day"
+    )
+    func customsPayment() async throws {
+        try await withCompany { company in
+            // Make sure the next working day is not a payment day, whatever day the test runs on: close
+            // the days that would make the two payment dates coincide.
+            let todayText: String = try await company.admin.query(
+                "SELECT ((now() AT TIME ZONE 'Europe/Moscow')::date)::text")[0].decode(0)
+            let today = try #require(CalendarDate(iso: todayText))
+            func storedCalendar() async throws -> WorkingCalendar {
+                try await company.people.transaction { try RoutingStore.workingCalendar(adjusting: .russia, on: $0) }
+            }
+            var calendar = try await storedCalendar()
+            while calendar.isPaymentDay(calendar.nextWorkingDay(onOrAfter: today)) {
+                let day = calendar.nextWorkingDay(onOrAfter: today)
+                try await company.admin.execute(
+                    "SELECT invoiceflow.set_working_day(\(day.description)::date, false, 'test: office closed')")
+                calendar = try await storedCalendar()
+            }
+            func register(customs: Bool) async throws -> Int64 {
+                let paying = company.subdivisions["ho"]!
+                let counterparty = company.counterparties[1]
+                return try await company.act(as: "maks") { c in
+                    let id: Int64 = try c.query(
+                        """
+                        SELECT invoiceflow.create_invoice(
+                            p_invoice_type => 'logistics_customs', p_paying_subdivision_id => \(paying),
+                            p_supplier_invoice_number => \(customs ? "ДТ-1" : "CMR-1"),
+                            p_supplier_invoice_date => current_date, p_amount_minor => 25000000,
+                            p_purpose => 'router test', p_counterparty_id => \(counterparty), p_customs => \(customs))
+                        """)[0].decode(0)
+                    try c.execute("SELECT invoiceflow.submit_invoice(\(id))")
+                    return id
+                }
+            }
+            func approveAll(_ invoice: Int64) async throws -> [String] {
+                var steps: [String] = []
+                try await company.route()
+                while let open = try await company.tasks(of: invoice, openOnly: true).first(where: {
+                    $0.kind == "approve"
+                }) {
+                    steps.append("\(open.step):\(open.assignee)")
+                    try await company.decide(open.id, as: open.assignee)
+                    try await company.route()
+                }
+                return steps
+            }
+            func payDue(_ invoice: Int64) async throws -> Int64 {
+                try await company.admin.query(
+                    """
+                    SELECT (extract(epoch FROM due_at) * 1000000)::bigint FROM invoiceflow.task
+                    WHERE invoice_id = \(invoice) AND kind = 'pay'
+                    """)[0].decode(0)
+            }
+            let customs = try await register(customs: true)
+            let ordinary = try await register(customs: false)
+            // 250 000 RUB is above the CEO's threshold: only the customs flag keeps the CEO out.
+            #expect(try await approveAll(customs) == ["cfo_customs:cfo"])
+            #expect(try await approveAll(ordinary) == ["logistics:lena", "cfo:cfo", "ceo:ceo"])
+            #expect(try await company.stage(of: customs) == "payment")
+            let customsPay = try #require(try await company.tasks(of: customs, openOnly: true).first)
+            #expect(customsPay.kind == "pay" && customsPay.assignee == "treasurer")
+
+            // The customs payment is due from the next working day, the ordinary one from the next payment day.
+            let zone = calendar.zone
+            let customsDue = Instant(microsecondsSinceEpoch: try await payDue(customs))
+            let ordinaryDue = Instant(microsecondsSinceEpoch: try await payDue(ordinary))
+            let paymentDay = zone.instant(
+                calendar.nextPaymentDay(onOrAfter: today), hour: calendar.workdayStartMinute / 60)
+            #expect(ordinaryDue > paymentDay, "the ordinary payment waits for the payment day")
+            #expect(customsDue < ordinaryDue, "customs due \(customsDue), ordinary due \(ordinaryDue)")
+
+            // Paid at once, the invoice moves on to its closing documents with the logistics manager.
+            try await company.pay(customs, as: "treasurer")
+            try await company.route()
+            #expect(try await company.stage(of: customs) == "closing_documents")
+            let collect = try await company.tasks(of: customs, openOnly: true)
+            #expect(collect.map(\.assignee) == ["lena"] && collect.allSatisfy { $0.kind == "collect_documents" })
+            let audit = try await company.auditActions(of: customs)
+            #expect(audit.filter { $0 == "route_step_started" }.count == 3, "cfo_customs, payment, closing")
+        }
+    }
 }
