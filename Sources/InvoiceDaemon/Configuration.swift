@@ -46,7 +46,15 @@ public struct Configuration: Sendable {
     public var mail: MailSettings
 
     /// Every key the daemon understands, with its meaning; `config check` and the docs list them.
-    public static let keys: [Key] = coreKeys + MailSettings.keys
+    public static let keys: [Key] = coreKeys + MailSettings.keys + secretFileKeys(coreKeys + MailSettings.keys)
+
+    /// `<KEY>_FILE` for every secret key: the value is read from that file (a systemd credential under
+    /// `$CREDENTIALS_DIRECTORY`, a Docker secret), so the secret appears in no environment or unit file.
+    private static func secretFileKeys(_ keys: [Key]) -> [Key] {
+        keys.filter(\.secret).map {
+            Key($0.name + "_FILE", "file whose content is \($0.name) (one trailing newline ignored); not with it")
+        }
+    }
 
     private static let coreKeys: [Key] = [
         Key("INVOICEFLOW_CONFIG", "path of a configuration file of KEY=value lines (environment only)"),
@@ -102,7 +110,29 @@ public struct Configuration: Sendable {
             }
             values[key] = value
         }
+        try readSecretFiles(into: &values)
         return try Configuration(values: values)
+    }
+
+    /// Replaces each `<KEY>_FILE` by `<KEY>` with the file's content, minus one trailing line break.
+    static func readSecretFiles(into values: inout [String: String]) throws(ConfigurationError) {
+        for key in keys where key.secret {
+            let fileKey = key.name + "_FILE"
+            guard let path = values.removeValue(forKey: fileKey)?.trimmingCharacters(in: .whitespaces), !path.isEmpty
+            else { continue }
+            // Two sources for one secret would leave the operator guessing which one is used.
+            if let direct = values[key.name], !direct.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw ConfigurationError(key: fileKey, problem: "\(key.name) is set too; set only one of them")
+            }
+            var text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw ConfigurationError(key: fileKey, problem: "cannot read \(path): \(error.localizedDescription)")
+            }
+            if text.hasSuffix("\n") { text.removeLast() }
+            values[key.name] = text
+        }
     }
 
     /// Builds a configuration from already merged `INVOICEFLOW_*` values.
@@ -117,7 +147,8 @@ public struct Configuration: Sendable {
 
         if let url = value("INVOICEFLOW_DATABASE_URL") {
             do {
-                database = .configured(try PostgresConfiguration(url))
+                // A failover pair's string must land on the writable server (docs/operations.md, "Failover").
+                database = .configured(try PostgresConfiguration(url).writableWhenMultiHost())
             } catch {
                 throw ConfigurationError(key: "INVOICEFLOW_DATABASE_URL", problem: "\(error)")
             }

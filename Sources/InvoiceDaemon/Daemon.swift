@@ -14,6 +14,8 @@ public enum Daemon {
                 "schema up to date",
                 metadata: ["applied_now": "\(report.applied.count)", "applied_before": "\(report.alreadyApplied)"])
 
+            // Type=notify: READY=1 once migrated and listening (deploy/invoiceflow.service).
+            let systemd = SystemdNotifier(logger: logger)
             // The router writes the new tasks' mails in the routing transaction, rendered as the mailer's are.
             let composer = try MailComposer(sender: settings.mail.sender, publicURL: settings.mail.publicURL)
             let router = RouterService(
@@ -30,6 +32,7 @@ public enum Daemon {
                 case .notified(let channel) where channel == MailOutbox.channel: mailer.wake.signal()
                 case .notified: router.wake.signal()
                 case .sweep:
+                    systemd.ready()
                     router.wake.signal()
                     mailer.wake.signal()
                     scheduler.wake.signal()
@@ -37,6 +40,7 @@ public enum Daemon {
             }
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: listener), .init(service: router), .init(service: mailer), .init(service: scheduler),
+                .init(service: SystemdNotifyService(notifier: systemd)),
             ]
             if let interval = settings.reportRefreshInterval {
                 services.append(

@@ -19,6 +19,8 @@ struct QueueWorkerLoop: Sendable {
     ) async {
         var connection: PostgresConnection?
         var failures = 0
+        var outageStarted = ContinuousClock.now
+        var lastLogged = ContinuousClock.now
         while !Task.isCancelled {
             do {
                 let live: PostgresConnection
@@ -29,11 +31,36 @@ struct QueueWorkerLoop: Sendable {
                     connection = live
                 }
                 try await round(live)
+                if failures > 0 {
+                    logger.info(
+                        "database connection restored",
+                        metadata: metadata.merging(
+                            ["attempts": "\(failures)", "downtime": "\(outageStarted.duration(to: .now))"]) { $1 })
+                }
                 failures = 0
             } catch {
                 if Task.isCancelled { break }
                 failures += 1
-                logger.error(failure, metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                // While the database is down (a restart, a failover) a retry fails every few seconds: the
+                // first failure is an error, the rest are debug lines plus a reminder every outageLogInterval,
+                // so a long outage costs a few lines a minute, not one per attempt.
+                if failures == 1 {
+                    outageStarted = .now
+                    lastLogged = .now
+                    logger.error(failure, metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                } else if lastLogged.duration(to: .now) >= Self.outageLogInterval {
+                    lastLogged = .now
+                    logger.warning(
+                        "still no database connection; retrying",
+                        metadata: metadata.merging(
+                            [
+                                "attempts": "\(failures)",
+                                "since_s": "\(outageStarted.duration(to: .now).components.seconds)",
+                                "error": "\(error)",
+                            ]) { $1 })
+                } else {
+                    logger.debug(failure, metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                }
                 await connection?.close()
                 connection = nil
                 try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
@@ -43,4 +70,7 @@ struct QueueWorkerLoop: Sendable {
         }
         await connection?.close()
     }
+
+    /// How often, at most, a continuing outage is logged again (as the listener does).
+    static let outageLogInterval: Duration = .seconds(30)
 }

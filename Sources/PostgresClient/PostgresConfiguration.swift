@@ -96,6 +96,21 @@ public struct PostgresConfiguration: Sendable, Hashable, CustomStringConvertible
         return copy
     }
 
+    /// How many servers the string names (`host=a,b` or `hostaddr=...`): more than one for a failover pair.
+    public var hostCount: Int {
+        let hosts = value(for: "host") ?? value(for: "hostaddr") ?? ""
+        return max(1, hosts.split(separator: ",", omittingEmptySubsequences: false).count)
+    }
+
+    /// The configuration for a client that writes: a multi-host string without `target_session_attrs` gets
+    /// `read-write`, so that libpq skips a standby (or a demoted old primary) and connects only to the server
+    /// that accepts writes. Without it libpq would take the first host that answers, and a daemon whose first
+    /// host is a standby would fail every write and could not LISTEN. An explicit value is kept.
+    public func writableWhenMultiHost() -> PostgresConfiguration {
+        guard hostCount > 1, value(for: "target_session_attrs") == nil else { return self }
+        return setting("target_session_attrs", "read-write")
+    }
+
     /// libpq's quoting: single quotes around the value, backslash before `'` and `\`.
     static func quote(_ value: String) -> String {
         var quoted = "'"

@@ -60,6 +60,44 @@ struct DeployTests {
         #expect(process.output.contains("INVOICEFLOW_POOLSIZE"))
     }
 
+    @Test("the unit waits for READY=1 and reads its secrets from credential files through keys the daemon knows")
+    func unitNotifiesAndUsesCredentials() throws {
+        let text = try String(contentsOf: Self.unit, encoding: .utf8)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.contains("Type=notify"))
+        #expect(lines.contains { $0.hasPrefix("WatchdogSec=") })
+        let known = Set(Configuration.keys.map(\.name))
+        // Active and commented-out Environment= lines alike must name real keys.
+        let assigned = lines.map { String($0.drop { $0 == "#" }) }.filter { $0.hasPrefix("Environment=INVOICEFLOW_") }
+            .map { String($0.dropFirst("Environment=".count).prefix { $0 != "=" }) }
+        #expect(assigned.contains("INVOICEFLOW_DATABASE_URL_FILE"))
+        for key in assigned { #expect(known.contains(key), "the unit sets \(key), which the daemon refuses") }
+        // Each credential the unit loads is the file a *_FILE key points at (%d = $CREDENTIALS_DIRECTORY).
+        for line in lines.map({ String($0.drop { $0 == "#" }) }) where line.hasPrefix("LoadCredential=") {
+            let name = line.dropFirst("LoadCredential=".count).prefix { $0 != ":" }
+            #expect(lines.contains { $0.drop { $0 == "#" }.hasSuffix("_FILE=%d/\(name)") }, "credential \(name) unused")
+        }
+    }
+
+    @Test("the daemon's environment in docker-compose.yml is accepted by config check")
+    func composeEnvironmentAccepted() async throws {
+        let text = try String(contentsOf: Self.repositoryRoot.appending(path: "docker-compose.yml"), encoding: .utf8)
+        var environment: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("INVOICEFLOW_"), let colon = trimmed.firstIndex(of: ":") else { continue }
+            var value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
+                value = String(value.dropFirst().dropLast())
+            }
+            environment[String(trimmed[..<colon])] = value
+        }
+        #expect(environment["INVOICEFLOW_SMTP_URL"] != nil, "the compose file should send mail to Mailpit")
+        let process = try DaemonProcess(
+            arguments: ["config", "check"], dataDirectory: Self.temporaryPath(), extraEnvironment: environment)
+        #expect(try await process.waitForExit(timeout: .seconds(30)) == 0, "config check said: \(process.output)")
+    }
+
     // INVOICEFLOW_CONFIG is the path of this file itself and may not appear inside it.
     @Test(
         "the example documents every configuration key the daemon knows",

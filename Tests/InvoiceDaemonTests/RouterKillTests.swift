@@ -96,3 +96,84 @@ struct RouterKillTests {
         }
     }
 }
+
+/// Issue 4, "the same across a PostgreSQL restart": the server goes away under running daemons, cleanly
+/// (`-m fast`: sessions terminated) or by a crash (`-m immediate`: recovery at the next start).
+@Suite("router: PostgreSQL restarted under the running daemons", .serialized)
+struct RouterDatabaseRestartTests {
+    @Test(
+        "every invoice reaches payment exactly once while the server restarts three times",
+        arguments: [("fast", 1), ("immediate", 1), ("immediate", 2)])
+    func serverRestarted(mode: String, replicas: Int) async throws {
+        let server = TestServer(directory: "/tmp/if-restart-" + UUID().uuidString.prefix(8).lowercased(), port: 55524)
+        try server.initialise(settings: [])
+        try server.start()
+        defer { server.destroy() }
+        let company = try await ClusterCompany.create(
+            server: server.conninfo(),
+            conninfo: server.conninfo(database: ClusterCompany.databaseName) + " application_name=restart-test")
+        let directory = FileManager.default.temporaryDirectory.appending(path: "restart-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemons = try (0..<replicas).map { n in
+            try DaemonProcess(
+                arguments: ["serve"], dataDirectory: directory + "/\(n)",
+                extraEnvironment: [
+                    "INVOICEFLOW_DATABASE_URL": server.conninfo(database: ClusterCompany.databaseName),
+                    "INVOICEFLOW_REPORT_REFRESH_MINUTES": "0",
+                ])
+        }
+        for daemon in daemons {
+            #expect(try await daemon.waitForLine(containing: "sweeping pending work", timeout: .seconds(60)))
+        }
+
+        var submitted: [Int64] = []
+        for _ in 0..<3 {
+            // Invoices keep arriving and being approved while the server restarts underneath.
+            try await withThrowingTaskGroup(of: [Int64].self) { group in
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 50...400)))
+                    try server.restart(mode: mode)
+                    return []
+                }
+                group.addTask {
+                    var ids: [Int64] = []
+                    for n in 0..<6 {
+                        // A submit cut off at its commit may or may not have landed: the final check counts
+                        // what is in the table, not what this loop believes.
+                        if let id = try? await company.submit(initiator: n.isMultiple(of: 2) ? "petr" : "gleb") {
+                            ids.append(id)
+                        }
+                        _ = try? await company.approveAllAsOlga()
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 20...120)))
+                    }
+                    return ids
+                }
+                for try await ids in group { submitted += ids }
+            }
+        }
+        for _ in 0..<3 {
+            submitted.append(try await FailoverTests.retrying { try await company.submit(initiator: "petr") })
+        }
+
+        let everything = try await company.withConnection { connection in
+            try await connection.query("SELECT id FROM invoiceflow.invoice").map { try $0.decode(0, as: Int64.self) }
+        }
+        #expect(Set(submitted).isSubset(of: Set(everything)))
+        let settled = try await FailoverTests.waitUntil(seconds: 60) {
+            try await company.approveAllAsOlga()
+            let tasks = try await company.tasksByInvoice()
+            return everything.allSatisfy { tasks[$0] == ClusterCompany.approvedAndAwaitingPayment }
+        }
+        #expect(settled)
+        let tasks = try await company.tasksByInvoice()
+        for invoice in everything {
+            #expect(tasks[invoice] == ClusterCompany.approvedAndAwaitingPayment, "invoice \(invoice)")
+        }
+        #expect(try await company.unfinishedWorkItems() == 0)
+        for daemon in daemons {
+            // The daemons rode out the restarts; they did not exit and were not restarted by anyone.
+            #expect(try await daemon.terminate(timeout: .seconds(30)) == 0)
+            #expect(daemon.output.contains("listener reconnected"))
+        }
+    }
+}
