@@ -82,9 +82,10 @@ struct SchedulerNotice: Sendable {
             let step = state.route?.steps.first { $0.id == notice.stepKey }
             let stepKind = step?.kind ?? (notice.kind == .escalation ? .approve : .collectClosingDocuments)
             let selector = step?.participants.first?.selector ?? .headOfInitiatorDepartment
-            // The company structure as of the round's moment: whoever heads the late person's department then.
+            // The company structure as of the round's moment: whoever heads the late holder's department then
+            // (a deputy's own head may be the absent holder, whose deputy is the late person again).
             let head = ApproverResolver(snapshot: snapshot, facts: state.facts)
-                .escalation(forOverdue: notice.assignee, selector: selector, kind: stepKind)
+                .escalation(forOverdue: notice.holder, selector: selector, kind: stepKind)
             guard let head, head.actor != notice.assignee else {
                 detail["nobody"] = "no head up the department tree can take over"
                 break
