@@ -61,7 +61,7 @@ public enum Demo {
             // The services `invoiceflow serve` runs, wired the same way (Daemon.serve).
             let daemonLogin = await daemonConfiguration(database.configuration, logger: logger)
             let composer = try MailComposer(sender: settings.mail.sender, publicURL: settings.mail.publicURL)
-            let router = RouterService(configuration: daemonLogin, logger: logger)
+            let router = RouterService(configuration: daemonLogin, logger: logger, mail: RouterMail(composer: composer))
             let mailer = try MailerService(settings.mail, configuration: daemonLogin, logger: logger)
             let scheduler = SchedulerService(
                 configuration: daemonLogin, composer: composer, interval: settings.schedulerInterval, logger: logger)
