@@ -66,16 +66,20 @@ struct DeployTests {
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.contains("Type=notify"))
         #expect(lines.contains { $0.hasPrefix("WatchdogSec=") })
+        // The active credential: the password for libpq, so the environment file holds no secret.
+        #expect(lines.contains("LoadCredential=pgpass:/etc/invoiceflow/pgpass"))
+        #expect(lines.contains("Environment=PGPASSFILE=%d/pgpass"))
         let known = Set(Configuration.keys.map(\.name))
         // Active and commented-out Environment= lines alike must name real keys.
         let assigned = lines.map { String($0.drop { $0 == "#" }) }.filter { $0.hasPrefix("Environment=INVOICEFLOW_") }
             .map { String($0.dropFirst("Environment=".count).prefix { $0 != "=" }) }
         #expect(assigned.contains("INVOICEFLOW_DATABASE_URL_FILE"))
+        #expect(assigned.contains("INVOICEFLOW_SMTP_URL_FILE"))
         for key in assigned { #expect(known.contains(key), "the unit sets \(key), which the daemon refuses") }
         // Each credential the unit loads is the file a *_FILE key points at (%d = $CREDENTIALS_DIRECTORY).
         for line in lines.map({ String($0.drop { $0 == "#" }) }) where line.hasPrefix("LoadCredential=") {
             let name = line.dropFirst("LoadCredential=".count).prefix { $0 != ":" }
-            #expect(lines.contains { $0.drop { $0 == "#" }.hasSuffix("_FILE=%d/\(name)") }, "credential \(name) unused")
+            #expect(lines.contains { $0.drop { $0 == "#" }.hasSuffix("=%d/\(name)") }, "credential \(name) unused")
         }
     }
 
