@@ -161,7 +161,9 @@ public struct BottleneckReport: Sendable, Equatable {
             """
             SELECT (SELECT pg_catalog.count(*) FROM reporting.sla_breach) AS breaches,
                    (SELECT pg_catalog.count(*) FROM reporting.sla_breach AS b WHERE b.is_open) AS open_breaches,
-                   (SELECT pg_catalog.count(*) FROM reporting.paid_without_documents) AS undocumented
+                   -- The backlog's snapshot for auditors (a live count walks every invoice awaiting documents).
+                   (SELECT coalesce(pg_catalog.sum(b.invoices), 0)::int8
+                    FROM reporting.paid_without_documents_by_collector AS b) AS undocumented
             """)[0]
         return BottleneckReport(
             stages: stages, steps: steps, slaBreaches: try totals.decode("breaches"),

@@ -6,6 +6,10 @@ import Testing
 
 @testable import InvoiceDaemon
 
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
 @Suite("bottleneck report: table, CSV, SVG chart, and the figures read from PostgreSQL")
 struct ReportTests {
     private static let sample = BottleneckReport(
@@ -66,10 +70,33 @@ struct ReportTests {
     }
 
     @Test(
-        "the chart's scale ends on a round number at or above the longest stay",
-        arguments: [(0.0, 1.0), (3.0, 5.0), (27.0, 50.0), (9.0, 10.0), (120.0, 200.0), (251.0, 500.0), (20.0, 20.0)])
-    func niceCeiling(value: Double, expected: Double) {
-        #expect(BottleneckReport.niceCeiling(value) == expected)
+        "the chart's axis ticks every 1, 2 or 5 × 10ⁿ hours and ends at or just above the longest stay",
+        arguments: [
+            (0.0, [0, 0.2, 0.4, 0.6, 0.8, 1]), (4.0, [0, 1, 2, 3, 4]), (27.0, [0, 10, 20, 30]),
+            (9.0, [0, 2, 4, 6, 8, 10]), (120.0, [0, 50, 100, 150]), (251.0, [0, 100, 200, 300]),
+            (20.0, [0, 5, 10, 15, 20]), (2473.5, [0, 500, 1000, 1500, 2000, 2500]),
+        ])
+    func axis(longest: Double, ticks: [Double]) {
+        let axis = BottleneckReport.axis(upTo: longest)
+        #expect(axis.ticks.count == ticks.count)
+        for (tick, expected) in zip(axis.ticks, ticks) { #expect(abs(tick - expected) < 1e-9) }
+        #expect(abs(axis.maximum - (ticks.last ?? 0)) < 1e-9)
+    }
+
+    @Test(
+        "chart figures print without trailing zeros, counts with thin-space thousands",
+        arguments: [
+            (12.0, "12"), (12.5, "12.5"), (0.25, "0.25"), (0.6000000000000001, "0.6"), (0, "0"), (19.8, "19.8"),
+        ])
+    func compact(value: Double, text: String) {
+        #expect(BottleneckReport.compact(value) == text)
+    }
+
+    @Test(
+        "counts on the chart group thousands",
+        arguments: [(0, "0"), (999, "999"), (1000, "1 000"), (1_234_567, "1 234 567")])
+    func grouped(value: Int64, text: String) {
+        #expect(BottleneckReport.grouped(value) == text.replacingOccurrences(of: " ", with: "\u{2009}"))
     }
 
     @Test("the SVG draws one median bar, one p90 bar and one whisker per stage, to scale, bottleneck in red")
@@ -80,11 +107,37 @@ struct ReportTests {
         #expect(svg.components(separatedBy: "<rect class=\"p50\"").count - 1 == 2)
         #expect(svg.components(separatedBy: "<rect class=\"p90\"").count - 1 == 2)
         #expect(svg.components(separatedBy: "<line class=\"max\"").count - 1 == 2)
-        // Scale 0..50 h over 640 px: the approval median (18 h) is 230.4 px wide, its p90 bar 92.2 px more.
-        #expect(svg.contains("<rect class=\"p50\" x=\"190\" y=\"122\" width=\"230.4\" height=\"24\" fill=\"#c0392b\">"))
-        #expect(svg.contains("<rect class=\"p90\" x=\"420.4\" y=\"122\" width=\"92.2\""))
-        #expect(svg.contains("<rect class=\"p50\" x=\"190\" y=\"78\" width=\"25.6\" height=\"24\" fill=\"#2c6fbb\">"))
-        #expect(svg.contains(">50.00 h</text>"))
+        // Axis 0..30 h (longest 27 h) over 540 px from x = 200: the approval median (18 h) is 324 px wide and
+        // red (the bottleneck), its p90 bar (25.2 h) 129.6 px more; the draft median (2 h) 36 px, blue.
+        #expect(svg.contains("<rect class=\"p50\" x=\"200\" y=\"168\" width=\"324\" height=\"26\" fill=\"#c0392b\">"))
+        #expect(svg.contains("<rect class=\"p90\" x=\"524\" y=\"168\" width=\"129.6\""))
+        #expect(svg.contains("<rect class=\"p50\" x=\"200\" y=\"122\" width=\"36\" height=\"26\" fill=\"#2c6fbb\">"))
+        #expect(svg.contains(">30</text>"))
+        #expect(svg.contains(">18 · 25.2 · 27</text>"))
+    }
+
+    @Test(
+        "the SVG is well-formed XML with one series per stage, whatever the number of stages",
+        arguments: [0, 1, 2, 5, 12])
+    func svgIsWellFormed(stageCount: Int) throws {
+        let names = ["draft", "approval", "rejected", "payment", "closing_documents", "доработка «срочно» & <прочее>"]
+        var report = Self.sample
+        report.stages = (0..<stageCount).map { (index: Int) -> BottleneckReport.StageRow in
+            let name: String = index < names.count ? names[index] : "\(names[index % names.count]) \(index)"
+            let hours = Double(index)
+            return BottleneckReport.StageRow(
+                stage: name, stays: 1_000_000, p50BusinessHours: hours * 3.5, p90BusinessHours: hours * 9 + 1,
+                maxBusinessHours: hours * 40 + 2, p50WallHours: 0, p90WallHours: 0, maxWallHours: 0)
+        }
+        let document = try ChartDocument(svg: report.renderSVG())
+        #expect(document.root == "svg")
+        #expect(document.series == stageCount)
+        #expect(document.elements["rect", default: 0] >= 2 * stageCount)
+        // Every stage name, Cyrillic and escaped characters included, comes back intact from the parser.
+        #expect(document.seriesNames == report.stages.map(\.stage))
+        // Nothing is drawn outside the canvas.
+        #expect(document.maxX <= document.width)
+        #expect(document.maxY <= document.height)
     }
 
     @Test("stage names are escaped in the SVG")
