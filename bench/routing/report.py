@@ -1,0 +1,78 @@
+"""Figures of bench/routing/run: latency percentiles of the steady phase, backlog throughput, the
+ceiling, and the ratio, printed last. Standard library only."""
+
+import argparse
+import glob
+import os
+from collections import defaultdict
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of a sorted list."""
+    if not values:
+        return float("nan")
+    rank = max(1, int(-(-p * len(values) // 100)))
+    return values[min(rank, len(values)) - 1]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    for name in ("steady", "logs"):
+        parser.add_argument("--" + name, required=True)
+    for name in ("rate", "seconds", "queued", "routed", "span", "commits", "wal", "parked", "mails", "ceiling"):
+        parser.add_argument("--" + name, type=float, required=True)
+    a = parser.parse_args()
+
+    rows = []  # (login, audit id, submit commit, first task commit or None)
+    with open(a.steady) as f:
+        for line in f:
+            login, audit, submitted, tasks = (line.split() + [""])[:4]
+            rows.append((login, int(audit), float(submitted), float(tasks) if tasks else None))
+    routed = [r for r in rows if r[3] is not None]
+    commit_ms = sorted((r[3] - r[2]) * 1000 for r in routed)
+    elapsed = (max(r[2] for r in rows) - min(r[2] for r in rows)) if rows else 0
+
+    # pgbench logs one line per transaction, in order, per initiator: its k-th line is the submission of
+    # that initiator's k-th submitted invoice (each submits its oldest draft, one client each).
+    by_login = defaultdict(list)
+    for r in rows:
+        by_login[r[0]].append(r)
+    ack_ms = []
+    matched = True
+    for login, invoices in by_login.items():
+        n = login.rsplit("_", 1)[1]
+        lines = []
+        for path in glob.glob(os.path.join(a.logs, "steady_%s.*" % n)):
+            with open(path) as f:
+                for line in f:
+                    fields = line.split()
+                    lines.append((int(fields[1]), int(fields[4]) + int(fields[5]) / 1e6))
+        lines.sort()
+        if len(lines) != len(invoices):
+            matched = False
+            continue
+        for (_, acked), invoice in zip(lines, sorted(invoices, key=lambda r: r[1])):
+            if invoice[3] is not None:
+                ack_ms.append((invoice[3] - acked) * 1000)
+    ack_ms.sort()
+
+    print("steady load: %d submissions in %.1f s (%.0f/s offered, %.1f/s achieved), %d routed"
+          % (len(rows), elapsed, a.rate, len(rows) / elapsed if elapsed else 0, len(routed)))
+    print("  submit commit -> first tasks commit (commit timestamps): p50 %.2f ms, p99 %.2f ms, max %.2f ms"
+          % (percentile(commit_ms, 50), percentile(commit_ms, 99), commit_ms[-1] if commit_ms else float("nan")))
+    if matched and ack_ms:
+        print("  submitter's COMMIT returned -> first tasks commit: p50 %.2f ms, p99 %.2f ms, max %.2f ms"
+              % (percentile(ack_ms, 50), percentile(ack_ms, 99), ack_ms[-1]))
+    steps = (a.routed - 1) / a.span if a.span > 0 else 0
+    print("backlog: %d work items queued, %d invoices routed in %.2f s: %.0f routing steps/s"
+          % (a.queued, a.routed, a.span, steps))
+    if a.queued:
+        print("  per work item: %.2f commits, %.0f bytes of WAL (daemon, mailer and all)"
+              % (a.commits / a.queued, a.wal / a.queued))
+    print("parked work items: %d; mails in the outbox: %d" % (a.parked, a.mails))
+    print("ceiling (pgbench, 1 client, INSERT + pg_notify per transaction): %.0f tps" % a.ceiling)
+    print("ratio routing/ceiling: %.2f" % (steps / a.ceiling if a.ceiling else 0))
+
+
+if __name__ == "__main__":
+    main()
