@@ -12,6 +12,8 @@
 -- NULL when a day row is not readable or an end is NULL. Columns, comments and grants are unchanged
 -- (CREATE OR REPLACE). step_span keeps its joins: it feeds the duration statistics, which the refresh
 -- computes for every task at once, where one hash join over the calendar is cheaper than per-row look-ups.
+-- Also fixed: invoice_status.age_since_submission_business_hours of a never-submitted draft is NULL (it
+-- was the business hours since 2000-01-01).
 
 SET LOCAL ROLE invoiceflow_owner;
 
@@ -36,10 +38,13 @@ SELECT
             WHERE c.day = invoiceflow_private.calendar_day(i.stage_changed_at)))::numeric / 3600, 2)
         AS stage_age_business_hours,
     CASE WHEN i.submitted_at IS NOT NULL THEN now() - i.submitted_at END AS age_since_submission,
-    round(((SELECT invoiceflow_private.seconds_into_calendar(now(), c) FROM invoiceflow.working_calendar_day AS c
-            WHERE c.day = invoiceflow_private.calendar_day(now()))
-         - (SELECT invoiceflow_private.seconds_into_calendar(i.submitted_at, c) FROM invoiceflow.working_calendar_day AS c
-            WHERE c.day = invoiceflow_private.calendar_day(i.submitted_at)))::numeric / 3600, 2)
+    -- NULL for a never-submitted draft, as the column's comment says (0031 gave the hours since 2000: the
+    -- calendar key of a NULL instant is clamped to 2000-01-01, GREATEST ignoring the NULL).
+    CASE WHEN i.submitted_at IS NOT NULL THEN
+        round(((SELECT invoiceflow_private.seconds_into_calendar(now(), c) FROM invoiceflow.working_calendar_day AS c
+                WHERE c.day = invoiceflow_private.calendar_day(now()))
+             - (SELECT invoiceflow_private.seconds_into_calendar(i.submitted_at, c) FROM invoiceflow.working_calendar_day AS c
+                WHERE c.day = invoiceflow_private.calendar_day(i.submitted_at)))::numeric / 3600, 2) END
         AS age_since_submission_business_hours,
     i.stage NOT IN ('closed', 'withdrawn') AS is_open
 FROM invoiceflow.invoice AS i

@@ -23,7 +23,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/personas.sql
 
-SELECT plan(44);
+SELECT plan(50);
 
 -- The history -----------------------------------------------------------------------------------------
 
@@ -283,6 +283,33 @@ SELECT results_eq(
     'invoice_status: stage and holder of each invoice now');
 SELECT is_empty($$SELECT * FROM reporting.escalation$$, 'escalation: none in this history');
 
+-- Every business-time figure of the views equals invoiceflow.business_hours() of its two ends: the function
+-- path (two look-ups through business_seconds_at, checked against a brute-force count in 70_working_calendar)
+-- is independent of the views' joins (0031), keyed joins (0061, 0062) and key look-ups (0063).
+SELECT is_empty(
+    $$SELECT s.invoice_id FROM reporting.invoice_status AS s JOIN invoiceflow.invoice AS i ON i.id = s.invoice_id
+      WHERE s.stage_age_business_hours IS DISTINCT FROM invoiceflow.business_hours(i.stage_changed_at, now())
+         OR s.age_since_submission_business_hours IS DISTINCT FROM invoiceflow.business_hours(i.submitted_at, now())$$,
+    'invoice_status: stage and submission ages in business hours equal business_hours() up to now, for every invoice');
+SELECT is_empty(
+    $$SELECT s.invoice_id, s.seq FROM reporting.stage_span AS s
+      WHERE s.business_hours IS DISTINCT FROM invoiceflow.business_hours(s.entered_at, coalesce(s.left_at, now()))$$,
+    'stage_span: every stay''s business hours (finished and current) equal business_hours() of its ends');
+SELECT is_empty(
+    $$SELECT b.task_id FROM reporting.sla_breach AS b
+      WHERE b.overdue_business_hours IS DISTINCT FROM invoiceflow.business_hours(b.due_at, coalesce(b.decided_at, now()))$$,
+    'sla_breach: business hours overdue equal business_hours() from due_at to the decision or now');
+-- R3 was submitted on Monday 16 November 13:00: count its working minutes since one by one (no holiday falls
+-- in between until 31 December; the test is good until then), allowing a minute for rounding.
+SELECT ok(abs((SELECT s.age_since_submission_business_hours FROM reporting.invoice_status AS s
+               JOIN rep_invoice AS r ON r.id = s.invoice_id WHERE r.label = 'R3')
+              - (SELECT count(*)::numeric / 60
+                 FROM generate_series(TIMESTAMPTZ '2026-11-16 13:00+03', now() - INTERVAL '1 minute', INTERVAL '1 minute') AS m
+                 CROSS JOIN LATERAL (SELECT (m AT TIME ZONE 'UTC') + INTERVAL '3 hours' AS l) AS x
+                 WHERE x.l::time >= TIME '09:00' AND x.l::time < TIME '18:00' AND EXTRACT(isodow FROM x.l) < 6))
+          <= 0.02 OR now() >= TIMESTAMPTZ '2026-12-31 00:00+03',
+    'invoice_status: business hours since submission across weekends (checked against a minute-by-minute count)');
+
 RESET SESSION AUTHORIZATION;
 
 -- Escalations are recognised in the router's audit detail -----------------------------------------------
@@ -454,6 +481,10 @@ SELECT throws_ok($$SELECT invoiceflow.add_comment((SELECT id FROM rep_invoice LI
     'the reporting role runs no command');
 SELECT throws_ok($$SELECT invoiceflow.set_working_day('2027-01-11', false, 'x')$$, '42501', NULL,
     'the reporting role cannot change the calendar');
+SELECT throws_ok($$UPDATE invoiceflow.invoice SET purpose = 'x' WHERE id = (SELECT id FROM rep_invoice LIMIT 1)$$,
+    '42501', NULL, 'the reporting role updates no invoice');
+SELECT throws_ok($$SELECT * FROM invoiceflow.refresh_reports()$$, '42501', NULL,
+    'the reporting role cannot refresh the snapshots it reads');
 SELECT is((SELECT count(*)::integer FROM invoiceflow.audit_log WHERE invoice_id IS NULL) > 0, true,
     'the reporting role reads the whole audit log like an auditor');
 RESET SESSION AUTHORIZATION;
