@@ -186,8 +186,9 @@ extension DemoCompany {
             .map { try $0.decode(0) }
         if codes.isEmpty { return .empty }
         let demoCodes = subdivisions.map(\.code)
+        let ceoRoles = people.filter { $0.position == "ceo" }.map(\.loginRole)
         let demoHeadOffice = try connection.query(
-            "SELECT count(*)::int FROM invoiceflow.employee WHERE login_role = \(person("ceo").loginRole)")
+            "SELECT count(*)::int FROM invoiceflow.employee WHERE login_role::text = ANY(\(ceoRoles))")
         if Set(codes).isSubset(of: Set(demoCodes)), try demoHeadOffice[0].decode(0, as: Int.self) == 1 {
             return .demo
         }
