@@ -159,9 +159,11 @@ public struct BottleneckReport: Sendable, Equatable {
         }
         let totals = try connection.query(
             """
-            SELECT (SELECT pg_catalog.count(*) FROM reporting.sla_breach) AS breaches,
-                   (SELECT pg_catalog.count(*) FROM reporting.sla_breach AS b WHERE b.is_open) AS open_breaches,
-                   -- The backlog's snapshot for auditors (a live count walks every invoice awaiting documents).
+            -- Snapshots for auditors: live counts would walk every task and every invoice awaiting documents.
+            SELECT (SELECT coalesce(pg_catalog.sum(b.breaches), 0)::int8 FROM reporting.sla_breach_summary AS b)
+                       AS breaches,
+                   (SELECT coalesce(pg_catalog.sum(b.open_breaches), 0)::int8 FROM reporting.sla_breach_summary AS b)
+                       AS open_breaches,
                    (SELECT coalesce(pg_catalog.sum(b.invoices), 0)::int8
                     FROM reporting.paid_without_documents_by_collector AS b) AS undocumented
             """)[0]

@@ -24,6 +24,7 @@ queries = [
     ("step_duration_stats: all", "SELECT * FROM reporting.step_duration_stats"),
     ("sla_breach: 20 longest-overdue open tasks",
      "SELECT * FROM reporting.sla_breach WHERE is_open ORDER BY due_at LIMIT 20"),
+    ("sla_breach_summary: all", "SELECT * FROM reporting.sla_breach_summary"),
     ("escalation: latest 50", "SELECT * FROM reporting.escalation ORDER BY occurred_at DESC LIMIT 50"),
     ("open_task_age: all", "SELECT * FROM reporting.open_task_age"),
     ("rejection_rate: all", "SELECT * FROM reporting.rejection_rate"),

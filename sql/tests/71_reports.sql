@@ -23,7 +23,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/personas.sql
 
-SELECT plan(50);
+SELECT plan(52);
 
 -- The history -----------------------------------------------------------------------------------------
 
@@ -212,6 +212,12 @@ SELECT results_eq(
       FROM reporting.sla_breach AS s JOIN rep_invoice AS r ON r.id = s.invoice_id ORDER BY r.label$$,
     $$VALUES ('R1', 'rep_check', false, true), ('R3', 'rep_check', true, true), ('R4', 'rep_check', false, true)$$,
     'sla_breach: the two late decisions and the task still open past its due time, nothing else');
+SELECT results_eq(
+    $$SELECT b.step_key, b.kind::text, b.breaches::integer, b.open_breaches::integer, b.oldest_open_due_at,
+             b.refreshed_at IS NULL
+      FROM reporting.sla_breach_summary AS b WHERE b.step_key LIKE 'rep\_%'$$,
+    $$VALUES ('rep_check', 'approve', 3, 1, TIMESTAMPTZ '2026-11-17 13:00+03', true)$$,
+    'sla_breach_summary: three breaches of rep_check, one still open (R3, due 17 November 13:00); live before a refresh');
 -- Independent check: count the working minutes from the due time to now one by one (no holiday falls in
 -- between until 31 December; the test is good until then) and allow one minute for rounding.
 SELECT ok(abs((SELECT s.overdue_business_hours FROM reporting.sla_breach AS s JOIN rep_invoice AS r ON r.id = s.invoice_id
@@ -499,8 +505,9 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION invoiceflow_daemon;
 SELECT results_eq($$SELECT report, row_count > 0 FROM invoiceflow.refresh_reports() ORDER BY report$$,
     $$VALUES ('open_task_age', true), ('paid_without_documents_by_collector', true), ('payment_registry', true),
-             ('rejection_rate', true), ('rework_rate', true), ('stage_duration_stats', true), ('step_duration_stats', true)$$,
-    'the daemon refreshes the seven aggregate reports');
+             ('rejection_rate', true), ('rework_rate', true), ('sla_breach_summary', true), ('stage_duration_stats', true),
+             ('step_duration_stats', true)$$,
+    'the daemon refreshes the eight aggregate reports');
 RESET SESSION AUTHORIZATION;
 
 -- A change after the refresh: R3 leaves approval (one more finished approval stay).
@@ -522,6 +529,11 @@ SELECT results_eq(
       FROM reporting.paid_without_documents_by_collector AS b$$,
     $$VALUES ('Иван Инициаторов', 1, 1000000::bigint, true)$$,
     'the reporting role reads the documents backlog from the snapshot');
+SELECT results_eq(
+    $$SELECT b.breaches::integer, b.open_breaches::integer, b.refreshed_at IS NOT NULL
+      FROM reporting.sla_breach_summary AS b WHERE b.step_key = 'rep_check'$$,
+    $$VALUES (3, 1, true)$$,
+    'the reporting role reads the SLA breach counts from the snapshot');
 RESET SESSION AUTHORIZATION;
 -- The backlog by collector follows visibility: R1 for its initiator and HO finance, nothing for the WH side.
 CREATE TEMPORARY TABLE backlog_seen (login_role text, rows_seen integer, live boolean) ON COMMIT DROP;
