@@ -87,7 +87,13 @@ public struct RouterService: Service {
         ) { live in
             if !routesInstalled {
                 let routes = defaultRoutes
-                let stored = try await live.transaction { try RoutingStore.installRoutes(routes, on: $0) }
+                let stored = try await live.transaction { c in
+                    // `routesInstalled` outlives this connection, so the routes must outlive a server crash:
+                    // an asynchronous commit could vanish in one (RouterDatabaseRestartTests, -m immediate),
+                    // and every invoice submitted after it would be parked with "no route is stored".
+                    try c.execute("SET LOCAL synchronous_commit = on")
+                    return try RoutingStore.installRoutes(routes, on: c)
+                }
                 if stored > 0 { logger.notice("default routes stored", metadata: ["routes": "\(stored)"]) }
                 routesInstalled = true
             }

@@ -194,6 +194,19 @@ struct ClusterCompany: Sendable {
         }
     }
 
+    /// The unfinished work items, one line each, for a failure message.
+    func unfinishedWorkItemsDescription() async throws -> String {
+        try await withConnection { connection in
+            try await connection.query(
+                """
+                SELECT format('item %s invoice %s %s attempts=%s run_after=%s locked_until=%s by=%s parked=%s error=%s',
+                              id, invoice_id, kind, attempts, run_after, locked_until, locked_by, parked_at, last_error)
+                FROM invoiceflow_private.work_item WHERE done_at IS NULL OR parked_at IS NOT NULL ORDER BY id
+                """
+            ).map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
+        }
+    }
+
     /// The state every operating-expenses invoice of 700 roubles reaches once olga approved: her one
     /// approval and one payment task for each accountant.
     static let approvedAndAwaitingPayment = ["approve:olga", "pay:accountant", "pay:accountant2"]

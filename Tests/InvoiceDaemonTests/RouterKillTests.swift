@@ -164,7 +164,8 @@ struct RouterDatabaseRestartTests {
             let tasks = try await company.tasksByInvoice()
             return everything.allSatisfy { tasks[$0] == ClusterCompany.approvedAndAwaitingPayment }
         }
-        #expect(settled)
+        let unfinished = settled ? "" : try await company.unfinishedWorkItemsDescription()
+        #expect(settled, "unfinished work items:\n\(unfinished)")
         let tasks = try await company.tasksByInvoice()
         for invoice in everything {
             #expect(tasks[invoice] == ClusterCompany.approvedAndAwaitingPayment, "invoice \(invoice)")
@@ -173,7 +174,8 @@ struct RouterDatabaseRestartTests {
         for daemon in daemons {
             // The daemons rode out the restarts; they did not exit and were not restarted by anyone.
             #expect(try await daemon.terminate(timeout: .seconds(30)) == 0)
-            #expect(daemon.output.contains("listener reconnected"))
+            let sweeps = daemon.output.components(separatedBy: "sweeping pending work").count - 1
+            #expect(sweeps >= 2, "the listener did not reconnect and sweep: \(daemon.output)")
         }
     }
 }
