@@ -1,7 +1,7 @@
 -- The benchmark's company (run as the superuser on a migrated database): one subdivision, a management,
 -- finance and office department, the approvers of the operating-expenses route, and INITIATORS office
 -- specialists who log in as themselves (bench_initiator_N, members of invoiceflow_employee), as real
--- employees do. psql variable: initiators.
+-- employees do, and 200 suppliers. psql variable: initiators.
 \set ON_ERROR_STOP on
 SELECT format('CREATE ROLE bench_initiator_%s LOGIN IN ROLE invoiceflow_employee', n)
 FROM generate_series(1, :initiators) AS n \gexec
@@ -34,6 +34,10 @@ UNION ALL
 SELECT e.id, d.id, d.subdivision_id, p.id, tstzrange(now() - interval '1 year', NULL)
 FROM invoiceflow.employee AS e, invoiceflow.department AS d, invoiceflow.position AS p
 WHERE e.login_role LIKE 'bench_initiator_%' AND d.name = 'Office' AND p.code = 'specialist';
+-- Suppliers: invoices spread over 200 of them, as in a real registry (the router asks, per step, whether
+-- anything was ever paid to the invoice's counterparty).
 INSERT INTO invoiceflow.counterparty (name, inn, kpp, bik, settlement_account, correspondent_account)
-VALUES ('ООО «Чистота»', '6605000053', '660501001', '044525225', '40702810300000000202', '30101810400000000225');
+SELECT 'ООО «Поставщик ' || n || '»', '6605000053', '660501' || lpad(n::text, 3, '0'), '044525225', '40702810300000000202',
+       '30101810400000000225'
+FROM generate_series(1, 200) AS n;
 COMMIT;
