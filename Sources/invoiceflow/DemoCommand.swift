@@ -7,9 +7,9 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a demo company, run invoices of all six types through their routes, print their timelines.",
         discussion: """
-            Runs on the embedded defaults (a private cluster under INVOICEFLOW_DATA_DIR, mail as .eml files) or, with
-            INVOICEFLOW_DATABASE_URL, on that database, which must be empty or hold the demo company from an earlier
-            run, and the URL's login must be a superuser (the demo acts as each employee with SET SESSION
+            Runs on the embedded defaults (a private cluster under INVOICEFLOW_DATA_DIR, mail as .eml files) or, \
+            with INVOICEFLOW_DATABASE_URL, on that database, which must be empty or hold the demo company from an \
+            earlier run; the URL's login must be a superuser (the demo acts as each employee with SET SESSION \
             AUTHORIZATION and creates their login roles). A second run prints the existing timelines again.
             """)
 
