@@ -3,8 +3,8 @@ import PostgresClient
 
 /// The loop every queue worker of the daemon runs (the router, the mailer): one database connection,
 /// a round of work, then a wait for a wake-up or the sweep timer (NOTIFY is only a hint). A failed round
-/// closes the connection, backs off (capped exponential: a database that is down is not hammered) and
-/// reconnects; cancellation ends the loop and closes the connection.
+/// closes the connection, backs off (capped exponential with jitter: a database that is down is not
+/// hammered) and reconnects; cancellation ends the loop and closes the connection.
 struct QueueWorkerLoop: Sendable {
     var configuration: PostgresConfiguration
     var wake: RouterWake
@@ -63,13 +63,18 @@ struct QueueWorkerLoop: Sendable {
                 }
                 await connection?.close()
                 connection = nil
-                try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
+                try? await Task.sleep(for: Self.reconnectBackoff.delay(afterFailures: failures))
                 continue
             }
             await wake.wait(timeout: sweepInterval)
         }
         await connection?.close()
     }
+
+    /// Waits between reconnect attempts: 0.2 s doubling to 2 s, up to 20 % shorter at random so that replicas
+    /// do not return in step. The cap bounds how long after a failover's promotion routing resumes (about
+    /// the cap at worst) while a database that is down sees one attempt per service every 2 s, not a spin.
+    static let reconnectBackoff = Backoff(initial: .milliseconds(200), maximum: .seconds(2))
 
     /// How often, at most, a continuing outage is logged again (as the listener does).
     static let outageLogInterval: Duration = .seconds(30)

@@ -40,8 +40,8 @@ struct FailoverTests {
         for n in 0..<4 { invoices.append(try await company.submit(initiator: n.isMultiple(of: 2) ? "petr" : "gleb")) }
 
         // The primary crashes; nobody is primary for a while; then the standby is promoted.
-        try cluster.primary.stop(mode: "immediate")
         let linesBeforeOutage = daemon.output.split(separator: "\n").count
+        try cluster.primary.stop(mode: "immediate")
         try await Task.sleep(for: Self.outage)
         try cluster.standby.promote()
         let promoted = ContinuousClock.now
@@ -79,8 +79,9 @@ struct FailoverTests {
         // And on the new primary it did work: its sessions are there after promotion.
         #expect(standbyLog[beforePromotion...].contains("invoiceflow-listener"))
 
-        // No flood while the database was unreachable: a handful of lines, not one per retry.
-        #expect(outageLines.count <= 30, "log lines during the outage: \(outageLines.joined(separator: "\n"))")
+        // No flood while the database was unreachable: a few lines per service for the whole outage (4 were
+        // measured), not one per retry (a line per attempt came to about 20 over the same outage).
+        #expect(outageLines.count <= 16, "log lines during the outage: \(outageLines.joined(separator: "\n"))")
         let seconds = Double(resumed.components.attoseconds) / 1e18 + Double(resumed.components.seconds)
         print(
             "failover: outage \(Self.outage), daemon resumed \(String(format: "%.2f", seconds)) s after promotion, "
