@@ -9,7 +9,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/company.sql
 
-SELECT plan(39);
+SELECT plan(47);
 
 -- Only the tasks under test have deadlines.
 UPDATE invoiceflow.task SET due_at = NULL WHERE outcome IS NULL;
@@ -73,6 +73,23 @@ SELECT is_empty($$SELECT * FROM pg_temp.due('2027-06-07 13:29+03', true)$$,
 SELECT results_eq($$SELECT * FROM pg_temp.due('2027-06-07 13:31+03', true)$$,
     $$VALUES ('closing_collect', 'reminder')$$,
     'Monday 7 June 13:31: past half of the 5 business days, the collector is reminded');
+
+-- A calendar edit after the task exists moves its stored moment in the same transaction (migration 0057):
+-- with Friday 4 June a holiday the 5 days are 4 (36 h), half of them is reached on Monday 7 June at 18:00.
+SET SESSION AUTHORIZATION fx_admin;
+SELECT invoiceflow.set_working_day('2027-06-04', false, 'test: a decree');
+RESET SESSION AUTHORIZATION;
+SELECT is_empty($$SELECT * FROM pg_temp.due('2027-06-07 17:59+03', true)$$,
+    'after Friday 4 June became a day off: Monday 7 June 17:59 is 17 h 59 min of 36 h, no reminder');
+SELECT results_eq($$SELECT * FROM pg_temp.due('2027-06-07 18:00+03', true)$$,
+    $$VALUES ('closing_collect', 'reminder')$$,
+    'and at 18:00 half of the shortened period is gone: the reminder is due');
+SET SESSION AUTHORIZATION fx_admin;
+SELECT invoiceflow.set_working_day('2027-06-04', true, 'test: the decree withdrawn');
+RESET SESSION AUTHORIZATION;
+SELECT results_eq($$SELECT * FROM pg_temp.due('2027-06-07 13:31+03', true)$$,
+    $$VALUES ('closing_collect', 'reminder')$$,
+    'withdrawing the edit brings the reminder back to Monday 13:30');
 
 -- Claim, record, once -------------------------------------------------------------------------------------
 
@@ -184,6 +201,59 @@ SET SESSION AUTHORIZATION invoiceflow_daemon;
 SELECT throws_ok($$SELECT * FROM invoiceflow_private.task_notice$$, '42501', NULL,
     'not even the daemon reads the notice table directly');
 RESET SESSION AUTHORIZATION;
+
+-- The listing is an index range scan (migration 0057) ---------------------------------------------------------
+
+-- 20 000 more open tasks, most of them due long after the moment looked at.
+SELECT fx.sub('ho') AS ho, fx.cp('medsupply') AS medsupply, (SELECT invoice_type_id FROM invoiceflow.invoice WHERE id = fx.inv('approval')) AS invoice_type \gset
+INSERT INTO invoiceflow.invoice (invoice_type_id, paying_subdivision_id, counterparty_id, initiator_id,
+    supplier_invoice_number, supplier_invoice_date, amount_minor, purpose, stage, submitted_at, route_version)
+SELECT :invoice_type, :ho, :medsupply, fx.emp('anna'), 'SCHED-' || g, DATE '2027-06-01', 1000 + g, 'scheduler load',
+    'approval', now(), (SELECT route_version FROM invoiceflow.invoice WHERE id = fx.inv('approval'))
+FROM generate_series(1, 20000) AS g;
+INSERT INTO invoiceflow.task (invoice_id, step_key, kind, assignee_id, created_at, due_at)
+SELECT i.id, 'purchasing', 'approve', fx.emp('boris'), TIMESTAMPTZ '2027-07-01 10:00+03' + (i.id % 500) * INTERVAL '1 hour',
+    TIMESTAMPTZ '2027-07-05 10:00+03' + (i.id % 500) * INTERVAL '1 hour'
+FROM invoiceflow.invoice AS i WHERE i.purpose = 'scheduler load';
+ANALYZE invoiceflow.task;
+ANALYZE invoiceflow.invoice;
+ANALYZE invoiceflow_private.task_schedule;
+SELECT is((SELECT count(*) FROM invoiceflow_private.task_schedule AS s JOIN invoiceflow.task AS t ON t.id = s.task_id
+           WHERE t.step_key = 'purchasing' AND t.created_at >= '2027-07-01'), 20000::bigint,
+    'every new open task is scheduled by the insert');
+CREATE FUNCTION pg_temp.scans(p_sql text) RETURNS text[] LANGUAGE plpgsql AS $f$
+DECLARE
+    v jsonb;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || p_sql INTO v;
+    RETURN (SELECT array_agg(DISTINCT concat_ws(' ', n ->> 'Node Type', n ->> 'Relation Name', n ->> 'Index Name'))
+            FROM jsonb_path_query(v, 'strict $.**') AS n
+            WHERE jsonb_typeof(n) = 'object' AND (n ? 'Relation Name' OR n ? 'Index Name'));
+END
+$f$;
+SELECT ok((SELECT bool_and(s ~ '^(Bitmap )?Index( Only)? Scan (task_schedule )?task_schedule_next_at_idx$'
+                           OR s ~ '^Bitmap Heap Scan task_schedule')
+           FROM unnest(pg_temp.scans($$SELECT * FROM invoiceflow_private.scheduler_due_tasks('2027-06-15 15:00+03')$$)) AS s),
+    'the candidates of a round are a range scan of task_schedule_next_at_idx');
+SELECT scan_count AS seq_before FROM (SELECT pg_stat_get_xact_numscans('invoiceflow.task'::regclass) AS scan_count) AS x \gset
+SELECT results_eq($$SELECT * FROM pg_temp.due('2027-06-16 09:01+03')$$,
+    $$VALUES ('payment_pay', 'escalation')$$,
+    'with 20 000 more open tasks due later the round lists the same');
+SELECT is(pg_stat_get_xact_numscans('invoiceflow.task'::regclass), :seq_before::bigint,
+    'and reads the task table by key only, never sequentially');
+SELECT ok(EXISTS (SELECT FROM invoiceflow.daemon_scheduler_due('2027-07-03 10:00+03', 100000) AS d
+                  JOIN invoiceflow.task AS t ON t.id = d.task_id WHERE t.created_at >= '2027-07-01'),
+    'and when their moments come, the loaded tasks are listed');
+CREATE FUNCTION pg_temp.execution_ms(p_sql text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+    v jsonb;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || p_sql INTO v;
+    RETURN v -> 0 ->> 'Execution Time';
+END
+$f$;
+SELECT diag('daemon_scheduler_due with 20 000 more open tasks, none of them due: '
+    || pg_temp.execution_ms($$SELECT * FROM invoiceflow.daemon_scheduler_due('2027-06-16 09:01+03')$$) || ' ms');
 
 SELECT * FROM finish();
 ROLLBACK;
