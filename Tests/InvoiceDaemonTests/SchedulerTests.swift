@@ -158,6 +158,33 @@ struct SchedulerTests {
         }
     }
 
+    @Test("a late approver who delegates after the escalation: the head's approval closes the delegate's task too")
+    func delegationAfterEscalation() async throws {
+        try await Self.withCompany { company in
+            let (invoice, task) = try await Self.approvalTask(company)
+            #expect(try await Self.round(company, at: Self.tuesdayDue).escalations == 1)
+            let headTask = try #require(
+                try await company.tasks(of: invoice, openOnly: true).first { $0.assignee == "ceo" }?.id)
+            // olga hands her late task to gleb; the delegate's task is not the one the escalation named.
+            let gleb = company.employee("gleb")
+            let delegated: Int64 = try await company.act(as: "olga") { c in
+                try c.query("SELECT invoiceflow.delegate_task(\(task), \(gleb), 'на подпись')")[0].decode(0)
+            }
+            #expect(try await company.tasks(of: invoice, openOnly: true).map(\.assignee) == ["ceo", "gleb"])
+
+            // Closed by the decision itself, not by the router (an all-in-parallel step would wait for it).
+            try await company.decide(headTask, as: "ceo")
+            let closed = try await company.admin.query(
+                "SELECT outcome::text, comment FROM invoiceflow.task WHERE id = \(delegated)")[0]
+            #expect(try closed.decode("outcome") as String == "cancelled")
+            #expect(
+                try closed.decode("comment") as String
+                    == "closed: task \(headTask) of the same escalation was approved")
+            try await company.route()
+            #expect(try await company.stage(of: invoice) == "payment", "the step does not wait for the delegate")
+        }
+    }
+
     @Test("a deputy's overdue task escalates to the absent holder's head, acting for the holder")
     func deputyEscalation() async throws {
         try await Self.withCompany { company in

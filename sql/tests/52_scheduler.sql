@@ -9,7 +9,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/company.sql
 
-SELECT plan(47);
+SELECT plan(51);
 
 -- Only the tasks under test have deadlines.
 UPDATE invoiceflow.task SET due_at = NULL WHERE outcome IS NULL;
@@ -168,6 +168,36 @@ SELECT results_eq(
 SELECT is((SELECT count(*)::integer FROM invoiceflow.audit_log
            WHERE entity = 'task' AND entity_id = fx.task('approval_boris') AND action = 'cancel_task'), 1,
     'with one audit row');
+
+-- The family follows delegation (migration 0058): the CFO's approval is escalated to the CEO, then the late CFO
+-- delegates it to the chief accountant; the CEO's approval must close the delegate's task too.
+UPDATE invoiceflow.task SET created_at = '2027-06-11 15:00+03', due_at = '2027-06-15 15:00+03'
+WHERE id = fx.task('approval_cfo');
+SET SESSION AUTHORIZATION invoiceflow_daemon;
+INSERT INTO fx.ref SELECT 'task', 'approval_cfo_escalated', invoiceflow.daemon_create_task(fx.inv('approval'),
+    'cfo', 'approve', fx.emp('ceo'), fx.emp('cfo'), '2027-06-16 15:00+03');
+SELECT invoiceflow.daemon_scheduler_record(fx.task('approval_cfo'), 'escalation', '2027-06-15 15:00+03',
+    'scheduler-test', ARRAY[fx.emp('ceo')], fx.task('approval_cfo_escalated'));
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION fx_cfo;
+INSERT INTO fx.ref SELECT 'task', 'approval_cfo_delegated',
+    invoiceflow.delegate_task(fx.task('approval_cfo'), fx.emp('chief_acc'), 'back from leave, hand it on');
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT outcome FROM invoiceflow.task WHERE id = fx.task('approval_cfo_delegated')), NULL,
+    'the late approver delegated after the escalation: the delegate''s task is open');
+SET SESSION AUTHORIZATION fx_ceo;
+SELECT invoiceflow.decide_task(fx.task('approval_cfo_escalated'), 'approve');
+RESET SESSION AUTHORIZATION;
+SELECT results_eq(
+    $$SELECT outcome::text, comment FROM invoiceflow.task WHERE id = fx.task('approval_cfo_delegated')$$,
+    $$VALUES ('cancelled', 'closed: task ' || fx.task('approval_cfo_escalated') || ' of the same escalation was approved')$$,
+    'the head''s approval closes the delegate''s task: family membership follows delegation');
+SELECT is((SELECT count(*)::integer FROM invoiceflow.audit_log
+           WHERE entity = 'task' AND entity_id = fx.task('approval_cfo_delegated') AND action = 'cancel_task'), 1,
+    'with one audit row');
+SELECT is_empty($$SELECT FROM invoiceflow.task WHERE invoice_id = fx.inv('approval') AND step_key = 'cfo'
+                  AND outcome IS NULL$$,
+    'no task of the step is left open for an all-in-parallel step to wait for');
 
 -- Overdue closing documents --------------------------------------------------------------------------------
 
