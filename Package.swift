@@ -16,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", exact: "2.1.1"),
+        // The daemon's HTTP side (InvoiceWeb only); no traits: swift-configuration is not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     ],
     targets: [
         // Pure domain core: values and functions, no I/O.
@@ -76,12 +80,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                // DaemonMetrics: the API only (no NIO); the Prometheus backend is InvoiceWeb's.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // The daemon's HTTP server: action links, the invoice card, health and metrics.
+        .target(
+            name: "InvoiceWeb",
+            dependencies: [
+                "InvoiceDaemon",
+                "InvoiceStore",
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
             name: "invoiceflow",
             dependencies: [
                 "InvoiceDaemon",
+                "InvoiceWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -102,6 +123,10 @@ let package = Package(
         .testTarget(
             name: "InvoiceDaemonTests",
             dependencies: ["InvoiceDaemon", "InvoiceTestSupport"]
+        ),
+        .testTarget(
+            name: "InvoiceWebTests",
+            dependencies: ["InvoiceWeb", "InvoiceDaemon", "InvoiceTestSupport"]
         ),
     ]
 )

@@ -44,9 +44,12 @@ public struct Configuration: Sendable {
     public var logFormat: LogFormat
     /// The mail relay or folder, the sender and the base URL of links.
     public var mail: MailSettings
+    /// The HTTP server's address and the keys of action links.
+    public var http: HTTPSettings
 
     /// Every key the daemon understands, with its meaning; `config check` and the docs list them.
-    public static let keys: [Key] = coreKeys + MailSettings.keys + secretFileKeys(coreKeys + MailSettings.keys)
+    public static let keys: [Key] = coreKeys + MailSettings.keys + HTTPSettings.keys
+        + secretFileKeys(coreKeys + MailSettings.keys + HTTPSettings.keys)
 
     /// `<KEY>_FILE` for every secret key: the value is read from that file (a systemd credential under
     /// `$CREDENTIALS_DIRECTORY`, a Docker secret), so the secret appears in no environment or unit file.
@@ -210,6 +213,7 @@ public struct Configuration: Sendable {
         }
 
         mail = try MailSettings(values: values, dataDirectory: dataDirectory)
+        http = try HTTPSettings(values: values)
     }
 }
 

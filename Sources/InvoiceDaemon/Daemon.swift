@@ -5,8 +5,25 @@ import ServiceLifecycle
 /// The long-running `invoiceflow serve` process: database ready, schema migrated, services running
 /// until SIGTERM or SIGINT, then a graceful shutdown that stops what it started.
 public enum Daemon {
+    /// What a service added by the caller of ``serve(_:logger:services:)`` may use: the settings, the
+    /// database the daemon migrated (a private cluster's or the configured one), and the logger.
+    public struct Context: Sendable {
+        /// The daemon's whole configuration, read once at start.
+        public var settings: Configuration
+        /// The database the daemon uses, ready and migrated.
+        public var database: PostgresConfiguration
+        /// The daemon's logger.
+        public var logger: Logger
+    }
+
     /// Serves until a shutdown signal arrives.
-    public static func serve(_ settings: Configuration, logger: Logger) async throws {
+    ///
+    /// - Parameter services: extra services run in the same group as the daemon's own, such as the HTTP
+    ///   server of `InvoiceWeb` (passed in by the executable so this module does not depend on it).
+    public static func serve(
+        _ settings: Configuration, logger: Logger,
+        services extra: @Sendable (Context) throws -> [any Service] = { _ in [] }
+    ) async throws {
         let database = try await DatabaseBootstrap.start(settings, logger: logger)
         do {
             let report = try await database.migrate(logger: logger)
@@ -42,6 +59,9 @@ public enum Daemon {
                 .init(service: listener), .init(service: router), .init(service: mailer), .init(service: scheduler),
                 .init(service: SystemdNotifyService(notifier: systemd)),
             ]
+            for service in try extra(Context(settings: settings, database: database.configuration, logger: logger)) {
+                services.append(.init(service: service))
+            }
             if let interval = settings.reportRefreshInterval {
                 services.append(
                     .init(

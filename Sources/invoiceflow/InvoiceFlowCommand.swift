@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InvoiceDaemon
+import InvoiceWeb
 import Logging
 import PostgresClient
 
@@ -49,7 +50,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let (settings, logger) = try options.start(label: "invoiceflow")
-        try await Daemon.serve(settings, logger: logger)
+        try await Daemon.serve(settings, logger: logger, services: WebServer.services)
     }
 }
 

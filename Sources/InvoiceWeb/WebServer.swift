@@ -1,0 +1,64 @@
+import Hummingbird
+import InvoiceDaemon
+import Logging
+import PostgresClient
+import ServiceLifecycle
+
+/// The daemon's HTTP server: one Hummingbird application on ``HTTPSettings/address`` serving every
+/// ``WebRoutes`` group. It runs as one more service in the daemon's service group, so SIGTERM stops it
+/// with the rest (in-flight requests finish first).
+public struct WebServer: Service {
+    private let address: HTTPListenAddress
+    private let routes: [any WebRoutes]
+    private let logger: Logger
+    private let onListening: @Sendable (Int) async -> Void
+
+    /// A server on `address` for `routes`.
+    ///
+    /// - Parameter onListening: called once with the bound port (useful with port 0 in tests).
+    public init(
+        address: HTTPListenAddress, routes: [any WebRoutes], logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        self.address = address
+        self.routes = routes
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    /// The router with every group registered, for tests that want Hummingbird's own client.
+    public func router() -> Router<WebContext> {
+        let router = Router(context: WebContext.self)
+        for group in routes { group.register(on: router) }
+        return router
+    }
+
+    /// Serves until graceful shutdown or cancellation.
+    public func run() async throws {
+        let logger = self.logger
+        let onListening = self.onListening
+        let application = Application(
+            router: router(),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.notice("HTTP server listening", metadata: ["host": "\(address.host)", "port": "\(port)"])
+                await onListening(port)
+            },
+            logger: logger)
+        try await application.run()
+    }
+}
+
+extension WebServer {
+    /// The daemon's web services for `context`: the server with every page family, or nothing when
+    /// `INVOICEFLOW_HTTP_ADDRESS=off`. The executable passes this to `Daemon.serve(_:logger:services:)`.
+    public static func services(_ context: Daemon.Context) throws -> [any Service] {
+        guard let address = context.settings.http.address else {
+            context.logger.notice("HTTP server disabled (INVOICEFLOW_HTTP_ADDRESS=off)")
+            return []
+        }
+        let site = try WebSite(context)
+        return [WebServer(address: address, routes: site.routes, logger: context.logger)]
+    }
+}
