@@ -14,14 +14,21 @@ public enum Daemon {
         public var database: PostgresConfiguration
         /// The daemon's logger.
         public var logger: Logger
+        /// The router's and mailer's event counters, for `/metrics`.
+        public var metrics: DaemonMetrics
+        /// Whether the daemon's LISTEN connection is up right now, for `/healthz`.
+        public var listenerConnected: @Sendable () -> Bool
     }
 
     /// Serves until a shutdown signal arrives.
     ///
-    /// - Parameter services: extra services run in the same group as the daemon's own, such as the HTTP
-    ///   server of `InvoiceWeb` (passed in by the executable so this module does not depend on it).
+    /// - Parameters:
+    ///   - metrics: the event counters; by default made through the process-wide `MetricsSystem`, which
+    ///     the executable bootstraps before calling this.
+    ///   - services: extra services run in the same group as the daemon's own, such as the HTTP
+    ///     server of `InvoiceWeb` (passed in by the executable so this module does not depend on it).
     public static func serve(
-        _ settings: Configuration, logger: Logger,
+        _ settings: Configuration, logger: Logger, metrics: DaemonMetrics = DaemonMetrics(),
         services extra: @Sendable (Context) throws -> [any Service] = { _ in [] }
     ) async throws {
         let database = try await DatabaseBootstrap.start(settings, logger: logger)
@@ -59,7 +66,10 @@ public enum Daemon {
                 .init(service: listener), .init(service: router), .init(service: mailer), .init(service: scheduler),
                 .init(service: SystemdNotifyService(notifier: systemd)),
             ]
-            for service in try extra(Context(settings: settings, database: database.configuration, logger: logger)) {
+            let context = Context(
+                settings: settings, database: database.configuration, logger: logger, metrics: metrics,
+                listenerConnected: { listener.isConnected })
+            for service in try extra(context) {
                 services.append(.init(service: service))
             }
             if let interval = settings.reportRefreshInterval {

@@ -34,6 +34,9 @@ public struct WorkListenerService: Service {
         self.onWake = onWake
     }
 
+    /// Whether the LISTEN connection is up right now (for `/healthz`); false during an outage.
+    public var isConnected: Bool { listener.isConnected }
+
     /// Runs until graceful shutdown or cancellation.
     public func run() async throws {
         try await cancelWhenGracefulShutdown {

@@ -32,6 +32,7 @@ public final class PostgresListener: Sendable {
     private let reconnectBackoff: Backoff
     private let buffer: ListenerEventBuffer
     private let started = Atomic(false)
+    private let connection = ListenerConnectionState()
 
     /// Prepares a listener; nothing connects until ``run()``.
     /// - Parameters:
@@ -64,6 +65,10 @@ public final class PostgresListener: Sendable {
     /// The events of this listener, in order; the sequence ends when ``run()`` returns.
     public var events: ListenerEvents { ListenerEvents(buffer: buffer) }
 
+    /// Whether the listener holds a connection that has issued LISTEN right now (for health checks): false
+    /// before the first connect, during an outage and after ``run()`` returned.
+    public var isConnected: Bool { connection.isConnected }
+
     /// Runs the listener on its own thread until the calling task is cancelled, then returns within
     /// milliseconds, whether it was connected, connecting or waiting to retry. A listener runs once.
     ///
@@ -84,7 +89,8 @@ public final class PostgresListener: Sendable {
             backoff: reconnectBackoff,
             connectTimeout: .seconds(Int64(configuration.value(for: "connect_timeout") ?? "") ?? 10),
             buffer: buffer,
-            stop: stop
+            stop: stop,
+            state: connection
         )
         await withTaskCancellationHandler {
             await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
@@ -155,6 +161,7 @@ struct ListenerSession: Sendable {
     let connectTimeout: Duration
     let buffer: ListenerEventBuffer
     let stop: ListenerStopSignal
+    let state: ListenerConnectionState
 
     /// How long a connection must have lived for the next outage to start its backoff afresh.
     static let stableConnection: Duration = .seconds(5)
@@ -189,10 +196,12 @@ struct ListenerSession: Sendable {
                 if let outage { failuresBefore = outage.failures }
                 outage = nil
                 connectedAt = .now
+                state.isConnected = true
                 buffer.yield(.sweep(reason: everConnected ? .reconnected : .connected))
                 everConnected = true
                 try serve(connection)
             } catch {
+                state.isConnected = false
                 guard case .lost(let reason) = error else { break attempts }
                 if var current = outage {
                     current.record(reason, logger: logger)
@@ -208,6 +217,7 @@ struct ListenerSession: Sendable {
                 if waitFor(-1, events: 0, stop: stop, until: .now + delay) == .woken { break attempts }
             }
         }
+        state.isConnected = false
         logger.info("listener stopped")
     }
 
@@ -241,6 +251,16 @@ struct ListenerSession: Sendable {
 
     private func deliver(channel: String, payload: String) {
         buffer.yield(.notification(channel: channel, payload: payload))
+    }
+}
+
+/// Whether the listener thread is connected, read from any thread.
+final class ListenerConnectionState: Sendable {
+    private let connected = Atomic(false)
+
+    var isConnected: Bool {
+        get { connected.load(ordering: .acquiring) }
+        set { connected.store(newValue, ordering: .releasing) }
     }
 }
 
