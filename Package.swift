@@ -88,6 +88,7 @@ let package = Package(
         .target(
             name: "InvoiceWeb",
             dependencies: [
+                "InvoiceDomain",
                 "InvoiceDaemon",
                 "InvoiceStore",
                 "PostgresClient",

@@ -44,7 +44,7 @@ public struct Configuration: Sendable {
     public var logFormat: LogFormat
     /// The mail relay or folder, the sender and the base URL of links.
     public var mail: MailSettings
-    /// The HTTP server's address and the keys of action links.
+    /// The HTTP server's address and the keys of email action links.
     public var http: HTTPSettings
 
     /// Every key the daemon understands, with its meaning; `config check` and the docs list them.
@@ -213,7 +213,7 @@ public struct Configuration: Sendable {
         }
 
         mail = try MailSettings(values: values, dataDirectory: dataDirectory)
-        http = try HTTPSettings(values: values)
+        http = try HTTPSettings(values: values, dataDirectory: dataDirectory)
     }
 }
 

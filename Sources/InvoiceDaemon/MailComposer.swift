@@ -11,6 +11,9 @@ public struct MailComposer: Sendable {
     public var sender: Mailbox
     /// The base URL of the daemon's pages, for links (`INVOICEFLOW_PUBLIC_URL`).
     public var publicURL: String
+    /// Signs the links of task mails (`/a/<token>`, the confirmation page); nil leaves them unsigned
+    /// (`/tasks/<id>`), as in tools that only preview mails.
+    public var actionLinks: ActionLinks?
 
     private let compiled: [Key: Compiled]
     private let textLayout: MustacheTemplate
@@ -31,8 +34,9 @@ public struct MailComposer: Sendable {
 
     /// Compiles every template; throws only if a template in the binary is broken (the tests render
     /// them all).
-    public init(sender: Mailbox, publicURL: String) throws {
+    public init(sender: Mailbox, publicURL: String, actionLinks: ActionLinks? = nil) throws {
         self.sender = sender
+        self.actionLinks = actionLinks
         var base = publicURL
         while base.hasSuffix("/") { base.removeLast() }
         self.publicURL = base
@@ -139,10 +143,14 @@ public struct MailComposer: Sendable {
             messageID: messageID, date: date, inReplyTo: thread, references: thread.map { [$0] } ?? [])
     }
 
-    /// The link the mail points to: the task's page for a task, else the invoice's card.
-    func link(for notification: MailNotification) -> String {
+    /// The link the mail points to: for a task, the signed link of its confirmation page, made for this
+    /// recipient and expiring after the configured lifetime; else the invoice's card.
+    public func link(for notification: MailNotification, now: Date = Date()) -> String {
         if notification.kind == .digest { return "\(publicURL)/tasks" }
         if let task = notification.taskID, Self.taskKinds.contains(notification.kind) {
+            if let actionLinks, let recipient = notification.recipient.employeeID {
+                return actionLinks.link(task: task, recipient: recipient, now: now)
+            }
             return "\(publicURL)/tasks/\(task)"
         }
         if let invoice = notification.invoice { return "\(publicURL)/invoices/\(invoice.id)" }

@@ -12,18 +12,30 @@ public struct WebServer: Service {
     private let routes: [any WebRoutes]
     private let logger: Logger
     private let onListening: @Sendable (Int) async -> Void
+    private let pools: [PostgresPool]
 
     /// A server on `address` for `routes`.
     ///
-    /// - Parameter onListening: called once with the bound port (useful with port 0 in tests).
+    /// - Parameters:
+    ///   - onListening: called once with the bound port (useful with port 0 in tests).
+    ///   - pools: connection pools of the routes, closed when the server stops.
     public init(
-        address: HTTPListenAddress, routes: [any WebRoutes], logger: Logger,
+        address: HTTPListenAddress, routes: [any WebRoutes], logger: Logger, pools: [PostgresPool] = [],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         self.address = address
         self.routes = routes
         self.logger = logger
+        self.pools = pools
         self.onListening = onListening
+    }
+
+    /// A server on `address` for every page family of `site`; closes the site's pool when it stops.
+    public init(
+        address: HTTPListenAddress, site: WebSite, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        self.init(
+            address: address, routes: site.routes, logger: site.logger, pools: [site.pool], onListening: onListening)
     }
 
     /// The router with every group registered, for tests that want Hummingbird's own client.
@@ -46,7 +58,13 @@ public struct WebServer: Service {
                 await onListening(port)
             },
             logger: logger)
-        try await application.run()
+        do {
+            try await application.run()
+        } catch {
+            for pool in pools { await pool.close() }
+            throw error
+        }
+        for pool in pools { await pool.close() }
     }
 }
 
@@ -59,6 +77,6 @@ extension WebServer {
             return []
         }
         let site = try WebSite(context)
-        return [WebServer(address: address, routes: site.routes, logger: context.logger)]
+        return [WebServer(address: address, site: site)]
     }
 }

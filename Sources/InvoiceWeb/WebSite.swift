@@ -2,30 +2,43 @@ import InvoiceDaemon
 import Logging
 import PostgresClient
 
-/// What the pages need at request time: the database, the link signer and the public URL. Built once
-/// at start from the daemon's context; tests build one against their own database.
+/// What the pages need at request time: the database, the link keys and the logger. Built once at start
+/// from the daemon's context; tests build one against their own database.
 public struct WebSite: Sendable {
     /// How handlers connect: the daemon's login (`invoiceflow_daemon`).
     public var database: PostgresConfiguration
     /// The daemon's configuration.
     public var settings: Configuration
+    /// The keys that verify action links (the same the mailer signs with).
+    public var keyring: LinkKeyring
+    /// The connections of the pages; closed by ``WebServer`` when it stops.
+    public let pool: PostgresPool
     /// The daemon's logger.
     public var logger: Logger
 
     /// The site of a running daemon.
     public init(_ context: Daemon.Context) throws {
-        self.init(database: context.database, settings: context.settings, logger: context.logger)
+        self.init(
+            database: context.database, settings: context.settings, keyring: try context.settings.http.keyring(),
+            logger: context.logger)
     }
 
-    /// A site over `database` with `settings`.
-    public init(database: PostgresConfiguration, settings: Configuration, logger: Logger) {
+    /// A site over `database` with `settings` and `keyring`.
+    public init(database: PostgresConfiguration, settings: Configuration, keyring: LinkKeyring, logger: Logger) {
         self.database = database
         self.settings = settings
+        self.keyring = keyring
         self.logger = logger
+        self.pool = PostgresPool(
+            configuration: database.setting("application_name", "invoiceflow-web"),
+            maximumConnections: settings.poolSize, minimumConnections: 0, acquireTimeout: .seconds(10),
+            logger: logger)
     }
 
-    /// Every route group the server registers.
+    var store: ActionLinkStore { ActionLinkStore(pool: pool) }
+
+    /// Every route group the server registers; observability first, so its middleware sees every route.
     public var routes: [any WebRoutes] {
-        [ObservabilityRoutes(site: self)]
+        [ObservabilityRoutes(site: self), ActionLinkRoutes(site: self)]
     }
 }
