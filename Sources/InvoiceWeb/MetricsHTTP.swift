@@ -66,6 +66,13 @@ struct HTTPMetricsMiddleware: RouterMiddleware {
     typealias Context = WebContext
     let metrics: HTTPRequestMetrics
 
+    /// The matched route pattern, or `unmatched` (Hummingbird's not-found responder names its endpoint
+    /// `NotFound`; no route of ours is called that).
+    static func route(_ context: WebContext) -> String {
+        guard let path = context.endpointPath, path != "NotFound" else { return "unmatched" }
+        return path
+    }
+
     func handle(
         _ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response
     ) async throws -> Response {
@@ -73,14 +80,14 @@ struct HTTPMetricsMiddleware: RouterMiddleware {
         do {
             let response = try await next(request, context)
             metrics.record(
-                route: context.endpointPath ?? "unmatched", method: request.method, status: response.status,
+                route: Self.route(context), method: request.method, status: response.status,
                 duration: start.duration(to: .now))
             return response
         } catch {
             // Hummingbird turns the error into a response after the middleware chain; count what it will send.
             let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
             metrics.record(
-                route: context.endpointPath ?? "unmatched", method: request.method, status: status,
+                route: Self.route(context), method: request.method, status: status,
                 duration: start.duration(to: .now))
             throw error
         }
