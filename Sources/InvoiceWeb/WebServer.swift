@@ -40,7 +40,8 @@ public struct WebServer: Service {
 
     /// The router with every group registered, for tests that want Hummingbird's own client.
     public func router() -> Router<WebContext> {
-        let router = Router(context: WebContext.self)
+        // HEAD answers like GET without the body: link checkers and mail scanners use it.
+        let router = Router(context: WebContext.self, options: .autoGenerateHeadEndpoints)
         for group in routes { group.register(on: router) }
         return router
     }
