@@ -1,6 +1,160 @@
 import Foundation
+import InvoiceDaemon
 import InvoiceTestSupport
+import Logging
+import PostgresClient
 import Testing
+
+@testable import InvoiceWeb
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The action link in a real browser: the daemon runs in-process with its real router, mailer and HTTP
+/// server; the mailer delivers the task mail to the test SMTP server; the test takes the link out of the
+/// delivered message and headless Chromium opens it, is screenshotted on a desktop and a phone, and
+/// approves by pressing the page's button.
+@Suite(
+    "Browser: the action link of a delivered mail, approved in headless Chromium", .serialized,
+    .enabled(if: HeadlessChromium.binary != nil, "chromium is not installed (scripts/install-dependencies)"),
+    .enabled(if: SMTPTestServer.isAvailable, "the test Python venv is missing"))
+struct BrowserTests {
+    @Test(
+        "the mailed link opens on a desktop and a phone, and the browser's POST approves the task through the email link"
+    )
+    func approveInChromium() async throws {
+        let relay = try SMTPTestServer()
+        defer { relay.stop() }
+        let company = try await WebTestCompany.create()
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "browser-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dataDirectory) }
+        let port = try Self.freePort()
+        let base = "http://127.0.0.1:\(port)"
+        let settings = try Configuration(values: [
+            "INVOICEFLOW_DATABASE_URL": company.daemonConfiguration.conninfo,
+            "INVOICEFLOW_DATA_DIR": dataDirectory.path,
+            "INVOICEFLOW_SMTP_URL": "smtp://localhost:\(relay.port)",
+            "INVOICEFLOW_SMTP_CA_FILE": relay.caFile,
+            "INVOICEFLOW_MAIL_FROM": "InvoiceFlow <noreply@invoiceflow.test>",
+            "INVOICEFLOW_PUBLIC_URL": base,
+            "INVOICEFLOW_HTTP_ADDRESS": "127.0.0.1:\(port)",
+            "INVOICEFLOW_LINK_KEYS": LinkKeyring.generatedText(id: "browser"),
+            "INVOICEFLOW_POOL_SIZE": "2",
+        ])
+        let logger = TestPostgres.silentLogger
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await Daemon.serve(settings, logger: logger, services: WebServer.services) }
+                // petr's operating expense goes to his head of department, olga, first.
+                let invoice = try await company.submit(
+                    .init(type: "operating_expenses", initiator: "petr", roubles: 100_000))
+                let task = try await Self.eventually("olga's approval task") {
+                    try await company.tasks(of: invoice, openOnly: true).first { $0.assignee == "olga" }
+                }
+                try await Self.mailTask(
+                    task.id, of: invoice, to: company.employee("olga"), settings: settings,
+                    database: company.daemonConfiguration)
+                let link = try await Self.eventually("the task mail at the relay") {
+                    try Self.actionLink(in: relay, to: "olga@example.com", base: base)
+                }
+
+                let visit = try HeadlessChromium.visit(
+                    link, click: "form:has(input[name=action][value=approve]) button[type=submit]",
+                    name: "action-link")
+                for (viewport, path) in visit.screenshots.sorted(by: { $0.key < $1.key }) {
+                    // The screenshots are the evidence of this test; say where they are.
+                    print("browser screenshot (\(viewport)): \(path)")
+                    #expect(try Data(contentsOf: URL(fileURLWithPath: path)).starts(with: [0x89, 0x50, 0x4E, 0x47]))
+                }
+                #expect(visit.phoneContentWidth <= 390, "the page scrolls sideways on a phone")
+                #expect(visit.before.contains("Офисная мебель для отдела логистики"), "the card shows the invoice")
+                let decided = try await company.tasks(of: invoice).first { $0.id == task.id }
+                #expect(decided?.outcome == "approved", "after the browser's POST: \(visit.after)")
+                let channel = try await company.admin.query(
+                    """
+                    SELECT channel FROM invoiceflow.audit_log
+                    WHERE invoice_id = \(invoice) AND entity = 'task' AND entity_id = \(task.id)
+                    ORDER BY id DESC LIMIT 1
+                    """)
+                #expect(try channel.first?.decode("channel", as: String.self) == "email_link")
+                group.cancelAll()
+            }
+            await company.close()
+        } catch {
+            await company.close()
+            throw error
+        }
+    }
+
+    /// Renders and enqueues the "task assigned" mail of `task`, with its signed action link, as the router
+    /// does when it creates a task; the daemon's mailer then delivers it.
+    static func mailTask(
+        _ task: Int64, of invoice: Int64, to employee: Int64, settings: Configuration, database: PostgresConfiguration
+    ) async throws {
+        let composer = try MailComposer(
+            sender: settings.mail.sender, publicURL: settings.mail.publicURL,
+            actionLinks: try settings.http.actionLinks(publicURL: settings.mail.publicURL))
+        let connection = try await PostgresConnection.connect(database, logger: TestPostgres.silentLogger)
+        do {
+            try await connection.transaction { connection in
+                let recipient = try #require(try MailOutbox.recipients([employee], on: connection).first)
+                let facts = try #require(try MailOutbox.invoiceFacts(invoice, on: connection))
+                let notification = MailNotification(
+                    kind: .taskAssigned, recipient: recipient, invoice: facts, taskID: task,
+                    deduplicationKey: "task-\(task)")
+                _ = try MailOutbox.enqueue(
+                    try composer.message(for: notification).render(), for: notification, on: connection)
+            }
+            await connection.close()
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    /// The first action link (`<base>/a/<token>`) in a message delivered to `address`, if one arrived.
+    static func actionLink(in relay: SMTPTestServer, to address: String, base: String) throws -> String? {
+        for file in try relay.deliveredMessages() {
+            let message = try relay.decode(file)
+            guard message.envelope.recipients.contains(address) else { continue }
+            let pattern = try Regex(#"https?://[^\s"<>]+/a/[A-Za-z0-9_.~-]+"#)
+            if let match = message.text.firstMatch(of: pattern) { return String(message.text[match.range]) }
+        }
+        return nil
+    }
+
+    /// Polls `probe` every 200 ms for up to 30 s until it returns a value.
+    static func eventually<T>(_ what: String, _ probe: () async throws -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let value = try await probe() { return value }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw BrowserTestFailure("waited 30 s for \(what)")
+    }
+
+    /// A loopback port nobody listens on right now (bound, read back, released): the links in the mail must
+    /// name the server's port before the server starts.
+    static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw BrowserTestFailure("socket() failed") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw BrowserTestFailure("cannot bind a loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
 
 /// Headless Chromium driven over the DevTools protocol by a small Python client (`websockets`, in the test
 /// venv): it opens a page at a phone and a desktop viewport, saves a screenshot of each, then clicks a
@@ -79,7 +233,8 @@ struct HeadlessChromium {
             # the only page it loads is our own server on loopback.
             proc = subprocess.Popen([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--no-default-browser-check", "--disable-extensions", "--remote-debugging-port=0",
-                "--remote-allow-origins=*", f"--user-data-dir={profile}", "about:blank"],
+                "--remote-allow-origins=*", f"--accept-lang={args.get('language', 'ru-RU,ru')}",
+                f"--user-data-dir={profile}", "about:blank"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             try:
                 port = None
@@ -117,7 +272,11 @@ struct HeadlessChromium {
                             if msg.get("method") == name:
                                 return msg
                     async def shot(name):
-                        data = (await call("Page.captureScreenshot", format="png", captureBeyondViewport=False))["data"]
+                        # The whole page, not just the first screen: the card below the buttons is evidence too.
+                        size = (await call("Page.getLayoutMetrics"))["cssContentSize"]
+                        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+                        data = (await call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                                           clip=clip))["data"]
                         path = os.path.join(outdir, name)
                         with open(path, "wb") as f:
                             f.write(base64.b64decode(data))
