@@ -91,8 +91,14 @@ struct ActionLinkStore: Sendable {
                            amount_minor, vat_minor, currency, paid_minor, purpose,
                            to_char(due_date, 'DD.MM.YYYY') AS due, prepayment, prepayment_percent, urgent,
                            outside_budget, goods_received, confidential, created_at, submitted_at, stage_changed_at,
-                           waiting_for
-                    FROM invoiceflow.invoice_card WHERE id = \(invoice)
+                           waiting_for,
+                           (SELECT coalesce(c.settlement_account, s.settlement_account) || ', БИК '
+                                   || coalesce(c.bik, s.bik)
+                            FROM (SELECT) AS one
+                            LEFT JOIN invoiceflow.counterparty AS c ON c.id = card.counterparty_id
+                            LEFT JOIN invoiceflow.subdivision AS s ON s.id = card.receiving_subdivision_id
+                           ) AS receiver_account
+                    FROM invoiceflow.invoice_card AS card WHERE card.id = \(invoice)
                     """
                 ).first
             else { return nil }
@@ -110,6 +116,7 @@ struct ActionLinkStore: Sendable {
                 .init(label: .type, value: try row.decode("invoice_type_name")),
                 .init(label: .receiver, value: try row.decode("receiver_name")),
                 .init(label: .receiverINN, value: try row.decode("receiver_inn")),
+                .init(label: .receiverAccount, value: try row.decode("receiver_account", as: String?.self) ?? "—"),
                 .init(label: .payer, value: try row.decode("paying_subdivision_name")),
                 .init(label: .amount, value: try money("amount_minor")),
                 .init(label: .vat, value: try money("vat_minor")),

@@ -4,7 +4,8 @@ import InvoiceDaemon
 enum PageText {
     enum Key: Hashable, Sendable {
         case yes, no
-        case number, invoiceDate, type, receiver, receiverINN, payer, amount, vat, paid, purpose, initiator
+        case number, invoiceDate, type, receiver, receiverINN, receiverAccount, payer, amount, vat, paid, purpose,
+            initiator
         case dueDate, prepayment, urgent, outsideBudget, goodsReceived, confidential
         case cardTitle, facts, attachments, noAttachments, timeline, stageLabel, holder, since, nobodyHolds
         case actingFor, viaEmail
@@ -54,6 +55,7 @@ enum PageText {
         .yes: ("да", "yes"), .no: ("нет", "no"),
         .number: ("Номер счёта", "Invoice number"), .invoiceDate: ("Дата счёта", "Invoice date"),
         .type: ("Тип", "Type"), .receiver: ("Получатель", "Receiver"), .receiverINN: ("ИНН получателя", "Receiver INN"),
+        .receiverAccount: ("Счёт получателя", "Receiver's bank account"),
         .payer: ("Плательщик", "Paying subdivision"), .amount: ("Сумма", "Amount"),
         .vat: ("В т. ч. НДС", "VAT included"),
         .paid: ("Оплачено", "Paid"), .purpose: ("Назначение", "Purpose"), .initiator: ("Инициатор", "Initiator"),

@@ -86,6 +86,7 @@ struct ActionLinkTests {
             #expect(page.body.contains("Согласовать"))
             #expect(page.body.contains("Офисная мебель для отдела логистики"))
             #expect(page.body.contains("olga"))  // the holder
+            #expect(page.body.contains("40702810700000000101, БИК 044525593"))  // where the money goes
             #expect(!page.body.contains("<script"))
             #expect(page.header("Cache-Control") == "no-store")
             #expect(page.header("X-Frame-Options") == "DENY")
@@ -296,7 +297,7 @@ struct ActionLinkTests {
             let form = try ConfirmationForm(page: page.body)
             let done = try f.client.post(
                 f.link(), form: form.fields("delegate", comment: "в отпуске", delegateTo: gleb))
-            #expect(done.status == 200)
+            #expect(done.status == 200, "\(done.body)")
             #expect(try await f.snapshot().outcome == "delegated")
             let open = try await f.company.tasks(of: f.invoice, openOnly: true)
             #expect(open.map(\.assignee) == ["gleb"])

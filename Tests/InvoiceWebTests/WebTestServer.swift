@@ -1,6 +1,7 @@
 import Foundation
 import InvoiceDaemon
 import InvoiceTestSupport
+import Logging
 import PostgresClient
 import Testing
 
@@ -24,7 +25,10 @@ enum WebTestServer {
         _ body: @Sendable (String) async throws -> T
     ) async throws -> T {
         let settings = try Configuration(values: ["INVOICEFLOW_POOL_SIZE": "2"])
-        let site = WebSite(database: database, settings: settings, keyring: keyring, logger: TestPostgres.silentLogger)
+        // Errors only, on standard error: a page that fails with 503 says why in the test output.
+        var logger = Logger(label: "invoiceflow.web.tests") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .error
+        let site = WebSite(database: database, settings: settings, keyring: keyring, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let server = WebServer(address: HTTPListenAddress(host: "127.0.0.1", port: 0), site: site) { port in
             continuation.yield(port)
