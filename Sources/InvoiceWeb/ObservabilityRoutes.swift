@@ -1,6 +1,5 @@
 import Hummingbird
 import Logging
-import Prometheus
 
 /// `/healthz` and `/metrics`, and the HTTP-metrics middleware in front of every route.
 ///
@@ -16,15 +15,6 @@ struct ObservabilityRoutes: WebRoutes {
     init(observability: WebObservability, logger: Logger) {
         self.observability = observability
         self.logger = logger
-    }
-
-    /// Until the daemon passes its observability to the site: a registry of its own and a listener assumed up.
-    /// TODO(webobs): remove once WebSite carries a WebObservability.
-    init(site: WebSite) {
-        self.init(
-            observability: WebObservability(
-                registry: PrometheusCollectorRegistry(), database: site.database, listenerConnected: { true }),
-            logger: site.logger)
     }
 
     func register(on router: Router<WebContext>) {

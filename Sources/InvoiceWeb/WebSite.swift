@@ -1,6 +1,7 @@
 import InvoiceDaemon
 import Logging
 import PostgresClient
+import Prometheus
 
 /// What the pages need at request time: the database, the link keys and the logger. Built once at start
 /// from the daemon's context; tests build one against their own database.
@@ -15,20 +16,31 @@ public struct WebSite: Sendable {
     public let pool: PostgresPool
     /// The daemon's logger.
     public var logger: Logger
+    /// What `/healthz` and `/metrics` report on.
+    public var observability: WebObservability
 
-    /// The site of a running daemon.
+    /// The site of a running daemon, exporting its metrics through the process-wide registry.
     public init(_ context: Daemon.Context) throws {
         self.init(
             database: context.database, settings: context.settings, keyring: try context.settings.http.keyring(),
-            logger: context.logger)
+            logger: context.logger,
+            observability: WebObservability(context, registry: WebObservability.bootstrapProcessMetrics()))
     }
 
-    /// A site over `database` with `settings` and `keyring`.
-    public init(database: PostgresConfiguration, settings: Configuration, keyring: LinkKeyring, logger: Logger) {
+    /// A site over `database` with `settings` and `keyring`; by default its metrics go to a registry of its
+    /// own and the listener counts as connected (tests without a daemon).
+    public init(
+        database: PostgresConfiguration, settings: Configuration, keyring: LinkKeyring, logger: Logger,
+        observability: WebObservability? = nil
+    ) {
         self.database = database
         self.settings = settings
         self.keyring = keyring
         self.logger = logger
+        self.observability =
+            observability
+            ?? WebObservability(
+                registry: PrometheusCollectorRegistry(), database: database, listenerConnected: { true })
         self.pool = PostgresPool(
             configuration: database.setting("application_name", "invoiceflow-web"),
             maximumConnections: settings.poolSize, minimumConnections: 0, acquireTimeout: .seconds(10),
@@ -39,6 +51,6 @@ public struct WebSite: Sendable {
 
     /// Every route group the server registers; observability first, so its middleware sees every route.
     public var routes: [any WebRoutes] {
-        [ObservabilityRoutes(site: self), ActionLinkRoutes(site: self)]
+        [ObservabilityRoutes(observability: observability, logger: logger), ActionLinkRoutes(site: self)]
     }
 }

@@ -50,6 +50,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let (settings, logger) = try options.start(label: "invoiceflow")
+        // Before the daemon makes its counters: they bind to the metrics backend bootstrapped at that moment.
+        _ = WebObservability.bootstrapProcessMetrics()
         try await Daemon.serve(settings, logger: logger, services: WebServer.services)
     }
 }

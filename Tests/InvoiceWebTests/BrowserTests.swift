@@ -44,6 +44,8 @@ struct BrowserTests {
             "INVOICEFLOW_POOL_SIZE": "2",
         ])
         let logger = TestPostgres.silentLogger
+        // As `invoiceflow serve` does, before the daemon makes its counters.
+        let registry = WebObservability.bootstrapProcessMetrics()
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await Daemon.serve(settings, logger: logger, services: WebServer.services) }
@@ -79,6 +81,22 @@ struct BrowserTests {
                     ORDER BY id DESC LIMIT 1
                     """)
                 #expect(try channel.first?.decode("channel", as: String.self) == "email_link")
+
+                // The same daemon's /healthz and /metrics: its real listener, its counters, the page requests.
+                let health = try await ObservabilityTests.get(URL(string: base)!, "healthz")
+                #expect(health.status == 200, "\(health.body)")
+                let metrics = try await ObservabilityTests.get(URL(string: base)!, "metrics")
+                #expect(ObservabilityMetricsTests.strictlyValid(metrics.body) == [])
+                let families = try ObservabilityMetricsTests.parse(metrics.body)
+                let requests = families["invoiceflow_http_requests"]?.samples ?? []
+                #expect(
+                    requests.contains {
+                        $0.labels == ["route": "/a/{token}", "method": "POST", "status": "200"] && $0.value == 1
+                    }, "the browser's POST is counted under the route pattern, not its token: \(requests)")
+                #expect(families["invoiceflow_routing_items"] != nil, "the daemon's own counters are exported")
+                #expect(
+                    registry.emitToString().contains("invoiceflow_http_requests_total{route=\"/a/{token}\""),
+                    "the site exports through the process-wide registry that `invoiceflow serve` bootstraps")
                 group.cancelAll()
             }
             await company.close()
