@@ -153,6 +153,13 @@ struct ObservabilityTests {
                     "mailer": "unknown (database unreachable)",
                 ])
 
+            // /metrics still answers while the database is down, and says so.
+            let scrape = try await Self.get(base, "metrics")
+            #expect(scrape.status == 200)
+            let families = try ObservabilityMetricsTests.parse(scrape.body)
+            #expect(families["invoiceflow_database_up"]?.samples.first?.value == 0)
+            #expect(families["invoiceflow_listener_connected"]?.samples.first?.value == 0)
+
             _ = try daemon.cluster.start()
             _ = try await Self.healthz(base, becomes: 200, within: .seconds(30))
         }
@@ -174,6 +181,22 @@ struct ObservabilityTests {
                     == #"{"checks":{"database":"ok","listener":"not connected","mailer":"ok"},"status":"unhealthy"}"#
                     + "\n")
         }
+    }
+}
+
+extension ObservabilityTests {
+    @Test(
+        "health and metrics connections get short timeouts and keep the operator's server options",
+        arguments: [
+            ("host=/tmp port=5432 dbname=x", "-c statement_timeout=2000", "2"),
+            ("host=/tmp dbname=x options='-c search_path=a'", "-c search_path=a -c statement_timeout=2000", "2"),
+        ])
+    func boundedConnections(conninfo: String, options: String, connectTimeout: String) throws {
+        let bounded = WebObservability.bounded(try PostgresConfiguration(conninfo), timeout: .seconds(2))
+        #expect(bounded.value(for: "options") == options)
+        #expect(bounded.value(for: "connect_timeout") == connectTimeout)
+        #expect(bounded.value(for: "application_name") == "invoiceflow-health")
+        #expect(bounded.value(for: "dbname") == "x")
     }
 }
 
