@@ -15,16 +15,19 @@ struct ActionLinkTests {
         var invoice: Int64
         var task: Int64
         var client: WebTestClient
+        /// One expiry for every link of a test, so the page's GET and POST use the very same link (a form
+        /// token belongs to one link: a link signed a second later is another link).
+        var expiry = Date().addingTimeInterval(3600)
 
         var olga: Int64 { company.employee("olga") }
 
         /// The path of a link for `task` (default: Olga's) signed with `keyring`.
         func link(
-            task: Int64? = nil, recipient: Int64? = nil, expires: Date = Date().addingTimeInterval(3600),
+            task: Int64? = nil, recipient: Int64? = nil, expires: Date? = nil,
             keyring: LinkKeyring = WebTestServer.keyring
         ) -> String {
             "/a/"
-                + ActionToken(taskID: task ?? self.task, recipientID: recipient ?? olga, expiresAt: expires)
+                + ActionToken(taskID: task ?? self.task, recipientID: recipient ?? olga, expiresAt: expires ?? expiry)
                 .signed(with: keyring)
         }
 

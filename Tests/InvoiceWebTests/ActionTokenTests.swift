@@ -140,11 +140,22 @@ struct ActionTokenTests {
         ])
     func linkSettings(values: [String: String], key: String?) {
         do {
-            _ = try HTTPSettings(values: values, dataDirectory: "var")
+            // Through `load`, which also resolves `<KEY>_FILE` for secret keys.
+            _ = try Configuration.load(environment: values)
             #expect(key == nil)
         } catch {
             #expect(error.key == key)
         }
+    }
+
+    @Test("the link keys may come from a file, one key per line")
+    func keysFromFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "k2:\(Self.secret)\nk1:\(Data(repeating: 5, count: 32).base64EncodedString())\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        let settings = try Configuration.load(environment: ["INVOICEFLOW_LINK_KEYS_FILE": path])
+        #expect(try settings.http.keyring().keys.map(\.id) == ["k2", "k1"])
     }
 
     @Test("without configured keys one key is generated into the data directory, private, and kept")
