@@ -23,6 +23,8 @@ public struct WebObservability: Sendable {
     let http: HTTPRequestMetrics
     /// The scrape-time gauges.
     let queue: QueueGauges
+    /// Whether the last check reached the database, so only a change is logged above debug.
+    let databaseReachable = SharedFlag(true)
 
     /// An observability over `registry` for a daemon on `database`.
     ///
@@ -58,6 +60,16 @@ public struct WebObservability: Sendable {
         options += "-c statement_timeout=\(seconds * 1000)"
         return database.setting("connect_timeout", "\(seconds)").setting("options", options)
             .setting("application_name", "invoiceflow-health")
+    }
+
+    /// A flag shared by every copy of the observability.
+    final class SharedFlag: Sendable {
+        private let value: Atomic<Bool>
+        init(_ initial: Bool) { value = Atomic(initial) }
+        /// Sets the flag; returns what it was.
+        func exchange(_ new: Bool) -> Bool {
+            value.exchange(new, ordering: .relaxed)
+        }
     }
 
     private static let bootstrapped = Mutex<PrometheusCollectorRegistry?>(nil)

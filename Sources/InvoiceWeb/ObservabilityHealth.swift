@@ -37,8 +37,15 @@ public struct HealthReport: Sendable, Hashable {
         var database: String? = nil
         do {
             figures = try await readFigures(observability, logger: logger)
+            if !observability.databaseReachable.exchange(true) {
+                logger.info("health check: database reachable again")
+            }
         } catch {
-            logger.warning("health check: database unreachable", metadata: ["error": "\(error)"])
+            // Probes come every few seconds: log the change, not every failed probe.
+            let wasReachable = observability.databaseReachable.exchange(false)
+            logger.log(
+                level: wasReachable ? .warning : .debug, "health check: database unreachable",
+                metadata: ["error": "\(error)"])
             database = "unreachable"
         }
         let listener = observability.listenerConnected() ? nil : "not connected"
