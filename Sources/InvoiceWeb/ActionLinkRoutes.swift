@@ -95,12 +95,10 @@ struct ActionLinkRoutes: WebRoutes {
             if let notice = stateNotice(state, text: text, locale: locale, status: .ok) { return notice }
             guard let card = try await site.store.card(invoice: state.invoiceID, as: token.recipientID, locale: locale)
             else { return notVisible(locale) }
-            let cardHTML = InvoiceCardMarkup.render(card, locale: locale)
             guard state.kind == "approve" else {
                 return .message(
                     .ok, locale, title: .notApprovalTitle, lead: PageText.text(.notApprovalLead, locale),
-                    tone: "notice",
-                    extra: cardHTML)
+                    tone: "notice", extra: InvoiceCardMarkup.render(card, locale: locale))
             }
             let colleagues = try await site.store.colleagues(task: token.taskID, as: token.recipientID)
             let nonce = ActionToken.newNonce()
@@ -108,7 +106,8 @@ struct ActionLinkRoutes: WebRoutes {
             let forms = DecisionFormMarkup.render(
                 locale: locale, nonce: nonce, formToken: formToken, colleagues: colleagues)
             return WebPage(
-                status: .ok, locale: locale, title: PageText.text(.confirmTitle, locale), body: forms + cardHTML)
+                status: .ok, locale: locale, title: PageText.text(.confirmTitle, locale),
+                body: InvoiceCardMarkup.render(card, locale: locale, between: forms))
         } catch {
             return failed(error, context, locale)
         }

@@ -36,7 +36,10 @@ struct InvoiceCard: Sendable {
         var at: Date
         var actor: String
         var actingFor: String?
+        /// The audit action code, such as `approve` or `route_step_started`.
         var action: String
+        /// Its wording from `action_label` (the code itself when the database has none).
+        var label: String
         var comment: String?
         var channel: String
     }
@@ -151,13 +154,13 @@ struct ActionLinkStore: Sendable {
             let timeline = try c.query(
                 """
                 SELECT occurred_at, actor_name, acting_for_name,
-                       invoiceflow_private.action_label(action, \(locale.rawValue)) AS label, comment, channel
+                       invoiceflow_private.action_label(action, \(locale.rawValue)) AS label, comment, channel, action
                 FROM invoiceflow.invoice_timeline WHERE invoice_id = \(invoice) ORDER BY step
                 """
             ).map { e in
                 InvoiceCard.Event(
-                    at: try e.decode(0), actor: try e.decode(1), actingFor: try e.decode(2), action: try e.decode(3),
-                    comment: try e.decode(4), channel: try e.decode(5))
+                    at: try e.decode(0), actor: try e.decode(1), actingFor: try e.decode(2), action: try e.decode(6),
+                    label: try e.decode(3), comment: try e.decode(4), channel: try e.decode(5))
             }
             return InvoiceCard(
                 id: try row.decode("id"), number: try row.decode("supplier_invoice_number"),

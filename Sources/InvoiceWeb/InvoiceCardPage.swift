@@ -7,7 +7,9 @@ enum InvoiceCardMarkup {
     /// Times are shown in Moscow time with the offset written out, as in the mails.
     static let zone = TimeZone(identifier: "Europe/Moscow") ?? .gmt
 
-    static func render(_ card: InvoiceCard, locale: MailLocale, now: Date = Date()) -> String {
+    /// The card; `between` (the decision forms) goes after the facts, so the approver reads what they
+    /// decide on first and the history last.
+    static func render(_ card: InvoiceCard, locale: MailLocale, between: String = "", now: Date = Date()) -> String {
         func t(_ key: PageText.Key) -> String { HTML.escape(PageText.text(key, locale)) }
         var html = "<section class=\"box\" aria-labelledby=\"card\"><h2 id=\"card\">\(t(.cardTitle)) "
         html += "№ \(HTML.escape(card.number))</h2>"
@@ -20,7 +22,7 @@ enum InvoiceCardMarkup {
         for fact in card.facts {
             html += "<dt>\(t(fact.label))</dt><dd>\(HTML.escape(fact.value))</dd>"
         }
-        html += "</dl></section>"
+        html += "</dl></section>" + between
 
         html += "<section class=\"box\"><h2>\(t(.attachments))</h2>"
         if card.attachments.isEmpty {
@@ -42,7 +44,7 @@ enum InvoiceCardMarkup {
                 "<li><span class=\"muted\">\(HTML.escape(MailFormat.moment(event.at, in: zone, locale: locale)))</span><br>"
             html += "<strong>\(HTML.escape(event.actor))</strong>"
             if let actingFor = event.actingFor { html += " (\(t(.actingFor)) \(HTML.escape(actingFor)))" }
-            html += " — \(HTML.escape(event.action))"
+            html += " — \(HTML.escape(PageText.action(event.action, label: event.label, locale)))"
             if event.channel == "email_link" { html += " <span class=\"muted\">(\(t(.viaEmail)))</span>" }
             if let comment = event.comment, !comment.isEmpty { html += "<br>«\(HTML.escape(comment))»" }
             html += "</li>"

@@ -51,6 +51,21 @@ enum PageText {
         return locale == .ru ? name.ru : name.en
     }
 
+    /// The wording of an audit action: the database's, else ours for the router's own steps, else the code.
+    static func action(_ code: String, label: String, _ locale: MailLocale) -> String {
+        guard label == code else { return label }
+        let names: [String: (ru: String, en: String)] = [
+            "pin_route": ("маршрут согласования закреплён", "approval route pinned"),
+            "route_step_started": ("начат шаг маршрута", "route step started"),
+            "route_nobody_can_act": ("на шаге маршрута некому действовать", "nobody can act on a route step"),
+            "route_escalated": ("задача эскалирована", "task escalated"),
+            "escalation": ("эскалация", "escalation"), "reminder": ("напоминание", "reminder"),
+            "cancel_task": ("задача закрыта", "task closed"),
+        ]
+        guard let name = names[code] else { return code }
+        return locale == .ru ? name.ru : name.en
+    }
+
     private static let pairs: [Key: (ru: String, en: String)] = [
         .yes: ("да", "yes"), .no: ("нет", "no"),
         .number: ("Номер счёта", "Invoice number"), .invoiceDate: ("Дата счёта", "Invoice date"),

@@ -91,6 +91,12 @@ struct ActionLinkTests {
             #expect(page.body.contains("olga"))  // the holder
             #expect(page.body.contains("40702810700000000101, БИК 044525593"))  // where the money goes
             #expect(!page.body.contains("<script"))
+            // What is decided on comes first, then the forms, then the history (with the router's steps in words).
+            let facts = try #require(page.body.range(of: "Офисная мебель")).lowerBound
+            let form = try #require(page.body.range(of: "<form")).lowerBound
+            let history = try #require(page.body.range(of: "История")).lowerBound
+            #expect(facts < form && form < history)
+            #expect(page.body.contains("начат шаг маршрута") && !page.body.contains("— route_step_started"))
             #expect(page.header("Cache-Control") == "no-store")
             #expect(page.header("X-Frame-Options") == "DENY")
             #expect(page.header("Referrer-Policy") == "no-referrer")
