@@ -239,6 +239,11 @@ struct ActionLinkTests {
             try await f.company.act(as: "petr") { c in
                 try c.execute("SELECT invoiceflow.return_for_rework(\(f.invoice), 'wrong amount')")
                 try c.execute("SELECT invoiceflow.edit_draft(\(f.invoice), p_amount_minor => 12345600::bigint)")
+                try c.execute(
+                    """
+                    SELECT invoiceflow.add_attachment(\(f.invoice), 'счёт <исправленный>.pdf', 'application/pdf',
+                        convert_to('%PDF-1.4 fixed', 'UTF8'))
+                    """)
                 try c.execute("SELECT invoiceflow.resubmit_invoice(\(f.invoice))")
             }
             let before = try await f.snapshot()
@@ -249,6 +254,10 @@ struct ActionLinkTests {
             let card = try f.client.get(f.link() + "/card")
             #expect(card.status == 200)
             #expect(card.body.contains("123\u{00A0}456,00"))
+            // The current card: the new attachment (escaped) and the rework in the history, with its comment.
+            #expect(card.body.contains("счёт &lt;исправленный&gt;.pdf"))
+            #expect(card.body.contains("вернул(а) на доработку") && card.body.contains("«wrong amount»"))
+            #expect(!card.body.contains("<form"))
             let reply = try f.client.post(f.link(), form: form.fields("approve"))
             #expect(reply.status == 409)
             #expect(reply.body.contains("Счёт изменился"))
