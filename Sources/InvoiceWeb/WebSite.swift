@@ -22,9 +22,18 @@ public struct WebSite: Sendable {
     /// The site of a running daemon, exporting its metrics through the process-wide registry.
     public init(_ context: Daemon.Context) throws {
         self.init(
-            database: context.database, settings: context.settings, keyring: try context.settings.http.keyring(),
-            logger: context.logger,
+            database: Self.pageLogin(context), settings: context.settings,
+            keyring: try context.settings.http.keyring(), logger: context.logger,
             observability: WebObservability(context, registry: WebObservability.bootstrapProcessMetrics()))
+    }
+
+    /// The pages act for people through `invoiceflow.acting_employee`, which the database believes only from
+    /// the `invoiceflow_daemon` login. A configured URL names that login (docs/operations.md); the private
+    /// cluster's own connection is its superuser, so the pages log in as the daemon there (local trust
+    /// authentication admits the cluster's owner only).
+    static func pageLogin(_ context: Daemon.Context) -> PostgresConfiguration {
+        guard case .privateCluster = context.settings.database else { return context.database }
+        return context.database.setting("user", "invoiceflow_daemon")
     }
 
     /// A site over `database` with `settings` and `keyring`; by default its metrics go to a registry of its
