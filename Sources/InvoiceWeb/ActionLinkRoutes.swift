@@ -106,7 +106,8 @@ struct ActionLinkRoutes: WebRoutes {
             let forms = DecisionFormMarkup.render(
                 locale: locale, nonce: nonce, formToken: formToken, colleagues: colleagues)
             return WebPage(
-                status: .ok, locale: locale, title: PageText.text(.confirmTitle, locale),
+                status: .ok, locale: locale,
+                title: PageText.text(.confirmTitle, locale) + " № \(card.number), \(card.amount)",
                 body: InvoiceCardMarkup.render(card, locale: locale, between: forms))
         } catch {
             return failed(error, context, locale)

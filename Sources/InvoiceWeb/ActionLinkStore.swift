@@ -42,10 +42,14 @@ struct InvoiceCard: Sendable {
         var label: String
         var comment: String?
         var channel: String
+        /// Written by the daemon on its own (routing), not by a person.
+        var automatic: Bool
     }
 
     var id: Int64
     var number: String
+    /// The amount as the reader writes it, for the heading.
+    var amount: String
     var stage: String
     var stageSince: Date
     var waitingFor: String?
@@ -153,17 +157,21 @@ struct ActionLinkStore: Sendable {
             }
             let timeline = try c.query(
                 """
-                SELECT occurred_at, actor_name, acting_for_name,
-                       invoiceflow_private.action_label(action, \(locale.rawValue)) AS label, comment, channel, action
-                FROM invoiceflow.invoice_timeline WHERE invoice_id = \(invoice) ORDER BY step
+                SELECT t.occurred_at, t.actor_name, t.acting_for_name,
+                       invoiceflow_private.action_label(t.action, \(locale.rawValue)) AS label, t.comment, t.channel,
+                       t.action, a.actor_employee_id IS NULL AS automatic
+                FROM invoiceflow.invoice_timeline AS t JOIN invoiceflow.audit_log AS a ON a.id = t.audit_id
+                WHERE t.invoice_id = \(invoice) ORDER BY t.step
                 """
             ).map { e in
                 InvoiceCard.Event(
                     at: try e.decode(0), actor: try e.decode(1), actingFor: try e.decode(2), action: try e.decode(6),
-                    label: try e.decode(3), comment: try e.decode(4), channel: try e.decode(5))
+                    label: try e.decode(3), comment: try e.decode(4), channel: try e.decode(5),
+                    automatic: try e.decode(7))
             }
             return InvoiceCard(
                 id: try row.decode("id"), number: try row.decode("supplier_invoice_number"),
+                amount: try money("amount_minor"),
                 stage: try row.decode("stage"), stageSince: try row.decode("stage_changed_at"),
                 waitingFor: try row.decode("waiting_for"), initiatorID: try row.decode("initiator_id"), facts: facts,
                 attachments: attachments, timeline: timeline)

@@ -46,7 +46,10 @@ enum InvoiceCardMarkup {
             if let actingFor = event.actingFor { html += " (\(t(.actingFor)) \(HTML.escape(actingFor)))" }
             html += " — \(HTML.escape(PageText.action(event.action, label: event.label, locale)))"
             if event.channel == "email_link" { html += " <span class=\"muted\">(\(t(.viaEmail)))</span>" }
-            if let comment = event.comment, !comment.isEmpty { html += "<br>«\(HTML.escape(comment))»" }
+            // The router's own notes (which rule picked whom, by employee id) are for administrators.
+            if let comment = event.comment, !comment.isEmpty, !event.automatic {
+                html += "<br>«\(HTML.escape(comment))»"
+            }
             html += "</li>"
         }
         html += "</ol></section>"
@@ -98,6 +101,8 @@ enum DecisionFormMarkup {
             html += "<input type=\"hidden\" name=\"action\" value=\"delegate\">"
             html +=
                 "<label for=\"delegate_to\">\(t(.delegateTo))</label><select id=\"delegate_to\" name=\"delegate_to\" required>"
+            // Nothing preselected: a hasty press must not hand the task to whoever sorts first.
+            html += "<option value=\"\">\(t(.choose))</option>"
             for colleague in colleagues {
                 html += "<option value=\"\(colleague.id)\">\(HTML.escape(colleague.name))</option>"
             }

@@ -10,7 +10,7 @@ enum PageText {
         case cardTitle, facts, attachments, noAttachments, timeline, stageLabel, holder, since, nobodyHolds
         case actingFor, viaEmail
         case confirmTitle, confirmLead, approve, remarksOrReject, comment, approveWithRemarks, reject
-        case delegateTitle, delegateTo, delegateReason, delegate, commentRequired
+        case delegateTitle, delegateTo, delegateReason, delegate, commentRequired, choose
         case doneTitle, doneApproved, doneApprovedWithRemarks, doneRejected, doneDelegated
         case alreadyTitle, alreadyDecided
         case changedTitle, changedLead, openCard
@@ -94,6 +94,7 @@ enum PageText {
         .approveWithRemarks: ("Согласовать с замечаниями", "Approve with remarks"),
         .reject: ("Отклонить", "Reject"), .delegateTitle: ("Передать коллеге", "Delegate to a colleague"),
         .delegateTo: ("Кому", "To"), .delegateReason: ("Почему", "Why"), .delegate: ("Передать", "Delegate"),
+        .choose: ("— выберите —", "— choose —"),
         .commentRequired: (
             "Нужен комментарий: он обязателен, чтобы отклонить, согласовать с замечаниями или передать задачу.",
             "A comment is required to reject, to approve with remarks or to delegate."

@@ -97,6 +97,9 @@ struct ActionLinkTests {
             let history = try #require(page.body.range(of: "История")).lowerBound
             #expect(facts < form && form < history)
             #expect(page.body.contains("начат шаг маршрута") && !page.body.contains("— route_step_started"))
+            #expect(page.body.contains("<title>Согласование счёта № "))
+            #expect(!page.body.contains("employee#"))  // the router's internal notes stay out
+            #expect(page.body.contains("<option value=\"\">— выберите —</option>"))
             #expect(page.header("Cache-Control") == "no-store")
             #expect(page.header("X-Frame-Options") == "DENY")
             #expect(page.header("Referrer-Policy") == "no-referrer")
