@@ -48,7 +48,8 @@ public struct Configuration: Sendable {
     public var http: HTTPSettings
 
     /// Every key the daemon understands, with its meaning; `config check` and the docs list them.
-    public static let keys: [Key] = coreKeys + MailSettings.keys + HTTPSettings.keys
+    public static let keys: [Key] =
+        coreKeys + MailSettings.keys + HTTPSettings.keys
         + secretFileKeys(coreKeys + MailSettings.keys + HTTPSettings.keys)
 
     /// `<KEY>_FILE` for every secret key: the value is read from that file (a systemd credential under

@@ -41,13 +41,16 @@ public enum Daemon {
             // Type=notify: READY=1 once migrated and listening (deploy/invoiceflow.service).
             let systemd = SystemdNotifier(logger: logger)
             // The router writes the new tasks' mails in the routing transaction, rendered as the mailer's are.
-            let composer = try MailComposer(sender: settings.mail.sender, publicURL: settings.mail.publicURL)
+            // Task mails link to the confirmation page, signed for their recipient (docs/web.md).
+            let actionLinks = try settings.http.actionLinks(publicURL: settings.mail.publicURL)
+            let composer = try MailComposer(
+                sender: settings.mail.sender, publicURL: settings.mail.publicURL, actionLinks: actionLinks)
             let router = RouterService(
                 configuration: database.configuration, logger: logger, mail: RouterMail(composer: composer))
             let mailer = try MailerService(settings.mail, configuration: database.configuration, logger: logger)
             let scheduler = SchedulerService(
                 configuration: database.configuration,
-                composer: try MailComposer(sender: settings.mail.sender, publicURL: settings.mail.publicURL),
+                composer: composer,
                 interval: settings.schedulerInterval, logger: logger)
             // One LISTEN connection for the whole daemon; a reconnect's sweep wakes every worker.
             let listener = WorkListenerService(configuration: database.configuration, logger: logger) { reason in

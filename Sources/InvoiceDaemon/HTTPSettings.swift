@@ -41,8 +41,8 @@ public struct HTTPListenAddress: Sendable, Hashable, CustomStringConvertible {
 public struct HTTPSettings: Sendable {
     /// Where the server listens; nil when `INVOICEFLOW_HTTP_ADDRESS=off`.
     public var address: HTTPListenAddress?
-    /// The configured link keys (`INVOICEFLOW_LINK_KEYS` or `INVOICEFLOW_LINK_KEYS_FILE`); nil when neither
-    /// is set, and then ``keyring()`` keeps a generated key in ``generatedKeyFile``.
+    /// The configured link keys (`INVOICEFLOW_LINK_KEYS`, or its `_FILE` twin read by `Configuration.load`);
+    /// nil when unset, and then ``keyring()`` keeps a generated key in ``generatedKeyFile``.
     public var linkKeys: LinkKeyring?
     /// Where a generated key is kept without configured keys: `<data dir>/link-keys`.
     public var generatedKeyFile: String
@@ -61,8 +61,6 @@ public struct HTTPSettings: Sendable {
                 + "the first signs, all verify, so put a new key first and drop the old one after the link lifetime; "
                 + "unset: a key generated once into <data dir>/link-keys (set it when several daemons share a database)",
             secret: true),
-        Configuration.Key(
-            "INVOICEFLOW_LINK_KEYS_FILE", "file holding the INVOICEFLOW_LINK_KEYS value (one key per line allowed)"),
         Configuration.Key(
             "INVOICEFLOW_LINK_LIFETIME_HOURS",
             "hours an action link works after its mail is written, 1...2160 (default 168)"),
@@ -87,18 +85,10 @@ public struct HTTPSettings: Sendable {
         } else {
             linkLifetime = .seconds(168 * 3600)
         }
-        switch (value("INVOICEFLOW_LINK_KEYS"), value("INVOICEFLOW_LINK_KEYS_FILE")) {
-        case (.some, .some):
-            throw ConfigurationError(
-                key: "INVOICEFLOW_LINK_KEYS_FILE", problem: "set either INVOICEFLOW_LINK_KEYS or this key, not both")
-        case (let text?, nil):
+        // One key per line is allowed, as a file given by INVOICEFLOW_LINK_KEYS_FILE holds it.
+        if let text = value("INVOICEFLOW_LINK_KEYS") {
             linkKeys = try Self.keyring(text, key: "INVOICEFLOW_LINK_KEYS")
-        case (nil, let path?):
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ConfigurationError(key: "INVOICEFLOW_LINK_KEYS_FILE", problem: "cannot read \(path)")
-            }
-            linkKeys = try Self.keyring(text, key: "INVOICEFLOW_LINK_KEYS_FILE")
-        case (nil, nil):
+        } else {
             linkKeys = nil
         }
         let raw = values["INVOICEFLOW_HTTP_ADDRESS"]?.trimmingCharacters(in: .whitespaces) ?? ""

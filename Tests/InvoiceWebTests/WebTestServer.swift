@@ -3,6 +3,7 @@ import InvoiceDaemon
 import InvoiceTestSupport
 import Logging
 import PostgresClient
+import ServiceLifecycle
 import Testing
 
 @testable import InvoiceWeb
@@ -33,17 +34,27 @@ enum WebTestServer {
         let server = WebServer(address: HTTPListenAddress(host: "127.0.0.1", port: 0), site: site) { port in
             continuation.yield(port)
         }
+        // Stopped by a graceful shutdown, as SIGTERM stops the daemon: cancelling Hummingbird with a
+        // connection still open trips a NIO precondition (a writer deinited without finish()).
+        let services = ServiceGroup(
+            configuration: .init(services: [server], gracefulShutdownSignals: [], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
-                try await server.run()
+                try await services.run()
                 return nil
             }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw WebTestError("the server did not start") }
-            let result = try await body("http://127.0.0.1:\(port)")
-            group.cancelAll()
-            while let next = try await group.next() { _ = next }
-            return result
+            do {
+                let result = try await body("http://127.0.0.1:\(port)")
+                await services.triggerGracefulShutdown()
+                while let next = try await group.next() { _ = next }
+                return result
+            } catch {
+                await services.triggerGracefulShutdown()
+                while let next = try? await group.next() { _ = next }
+                throw error
+            }
         }
     }
 }
