@@ -83,9 +83,12 @@ struct BrowserTests {
                 #expect(try channel.first?.decode("channel", as: String.self) == "email_link")
 
                 // The same daemon's /healthz and /metrics: its real listener, its counters, the page requests.
-                let health = try await ObservabilityTests.get(URL(string: base)!, "healthz")
+                // Raw requests with `Connection: close`: no keep-alive connection may outlive them, as the daemon
+                // is stopped by cancellation below.
+                let client = WebTestClient(base: base)
+                let health = try client.get("/healthz")
                 #expect(health.status == 200, "\(health.body)")
-                let metrics = try await ObservabilityTests.get(URL(string: base)!, "metrics")
+                let metrics = try client.get("/metrics")
                 #expect(ObservabilityMetricsTests.strictlyValid(metrics.body) == [])
                 let families = try ObservabilityMetricsTests.parse(metrics.body)
                 let requests = families["invoiceflow_http_requests"]?.samples ?? []

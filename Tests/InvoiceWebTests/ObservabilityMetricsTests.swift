@@ -9,10 +9,6 @@ import Testing
 
 @testable import InvoiceWeb
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// `/metrics` scraped over real HTTP and read by two parsers: the Prometheus project's own Python parser
 /// (`prometheus_client`, in the test venv) and a strict line check here.
 @Suite(

@@ -9,10 +9,6 @@ import Testing
 
 @testable import InvoiceWeb
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// `/healthz` and `/metrics` over real HTTP, against a real PostgreSQL cluster that the test stops and
 /// starts, with the daemon's real LISTEN connection.
 @Suite(
@@ -86,11 +82,10 @@ struct ObservabilityTests {
 
     /// GET `path`; returns the status and the body.
     static func get(_ base: URL, _ path: String) async throws -> (status: Int, body: String, contentType: String?) {
-        var request = URLRequest(url: base.appendingPathComponent(path))
-        request.timeoutInterval = 15
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = try #require(response as? HTTPURLResponse)
-        return (http.statusCode, String(decoding: data, as: UTF8.self), http.value(forHTTPHeaderField: "Content-Type"))
+        // A raw request with `Connection: close` (WebTestClient): no keep-alive connection outlives it, since
+        // the server is stopped by cancellation when the test ends.
+        let reply = try WebTestClient(base: base.absoluteString).get("/" + path)
+        return (reply.status, reply.body, reply.header("Content-Type"))
     }
 
     /// Polls `/healthz` until it answers `status` (the listener connects and notices a loss asynchronously).
