@@ -41,6 +41,8 @@ public struct HTTPListenAddress: Sendable, Hashable, CustomStringConvertible {
 public struct HTTPSettings: Sendable {
     /// Where the server listens; nil when `INVOICEFLOW_HTTP_ADDRESS=off`.
     public var address: HTTPListenAddress?
+    /// Whether ``address`` was configured (`INVOICEFLOW_HTTP_ADDRESS`) rather than the default.
+    public var addressConfigured: Bool
     /// The configured link keys (`INVOICEFLOW_LINK_KEYS`, or its `_FILE` twin read by `Configuration.load`);
     /// nil when unset, and then ``keyring()`` keeps a generated key in ``generatedKeyFile``.
     public var linkKeys: LinkKeyring?
@@ -92,6 +94,7 @@ public struct HTTPSettings: Sendable {
             linkKeys = nil
         }
         let raw = values["INVOICEFLOW_HTTP_ADDRESS"]?.trimmingCharacters(in: .whitespaces) ?? ""
+        addressConfigured = !raw.isEmpty
         if raw.isEmpty {
             address = HTTPListenAddress(host: "127.0.0.1", port: 8080)
         } else if raw.lowercased() == "off" {

@@ -3,6 +3,7 @@ import InvoiceDaemon
 import Logging
 import PostgresClient
 import ServiceLifecycle
+import Synchronization
 
 /// The daemon's HTTP server: one Hummingbird application on ``HTTPSettings/address`` serving every
 /// ``WebRoutes`` group. It runs as one more service in the daemon's service group, so SIGTERM stops it
@@ -13,16 +14,21 @@ public struct WebServer: Service {
     private let logger: Logger
     private let onListening: @Sendable (Int) async -> Void
     private let pools: [PostgresPool]
+    /// Whether failing to listen stops the daemon; false for the default address, see ``run()``.
+    private let required: Bool
 
     /// A server on `address` for `routes`.
     ///
     /// - Parameters:
     ///   - onListening: called once with the bound port (useful with port 0 in tests).
     ///   - pools: connection pools of the routes, closed when the server stops.
+    ///   - required: whether failing to listen (the port taken) is an error; when false the server logs it
+    ///     and stays idle until shutdown, so the daemon keeps routing and mailing.
     public init(
         address: HTTPListenAddress, routes: [any WebRoutes], logger: Logger, pools: [PostgresPool] = [],
-        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        required: Bool = true, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
+        self.required = required
         self.address = address
         self.routes = routes
         self.logger = logger
@@ -32,10 +38,12 @@ public struct WebServer: Service {
 
     /// A server on `address` for every page family of `site`; closes the site's pool when it stops.
     public init(
-        address: HTTPListenAddress, site: WebSite, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        address: HTTPListenAddress, site: WebSite, required: Bool = true,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         self.init(
-            address: address, routes: site.routes, logger: site.logger, pools: [site.pool], onListening: onListening)
+            address: address, routes: site.routes, logger: site.logger, pools: [site.pool], required: required,
+            onListening: onListening)
     }
 
     /// The router with every group registered, for tests that want Hummingbird's own client.
@@ -47,9 +55,17 @@ public struct WebServer: Service {
     }
 
     /// Serves until graceful shutdown or cancellation.
+    ///
+    /// When the server cannot listen and is not ``required`` (the default address, already taken by another
+    /// daemon on this host), it says so and waits for shutdown: the pages are one part of the daemon, and a
+    /// second replica started with defaults must still route and mail.
     public func run() async throws {
         let logger = self.logger
-        let onListening = self.onListening
+        let listening = Atomic(false)
+        let onListening: @Sendable (Int) async -> Void = { [onListening] port in
+            listening.store(true, ordering: .relaxed)
+            await onListening(port)
+        }
         let application = Application(
             router: router(),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
@@ -61,6 +77,11 @@ public struct WebServer: Service {
             logger: logger)
         do {
             try await application.run()
+        } catch  where !required && !listening.load(ordering: .relaxed) && !Task.isCancelled {
+            logger.error(
+                "HTTP server cannot listen; the daemon goes on without it (set INVOICEFLOW_HTTP_ADDRESS to choose)",
+                metadata: ["address": "\(address)", "error": "\(error)"])
+            try? await gracefulShutdown()
         } catch {
             for pool in pools { await pool.close() }
             throw error
@@ -78,6 +99,6 @@ extension WebServer {
             return []
         }
         let site = try WebSite(context)
-        return [WebServer(address: address, site: site)]
+        return [WebServer(address: address, site: site, required: context.settings.http.addressConfigured)]
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import InvoiceDaemon
+import Logging
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -36,6 +38,50 @@ struct ServeWebTests {
         #expect(page.header("Content-Security-Policy")?.hasPrefix("default-src 'none'") == true)
         #expect(try await daemon.terminate(timeout: .seconds(60)) == 0)
         #expect(daemon.output.contains("invoiceflow stopped"))
+    }
+
+    @Test("a taken default port leaves the daemon running without pages; a configured one is an error")
+    func portTaken() async throws {
+        let logger = Logger(label: "invoiceflow.web.tests") { _ in SwiftLogNoOpLogHandler() }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let first = WebServer(address: .init(host: "127.0.0.1", port: 0), routes: [], logger: logger) { port in
+            continuation.yield(port)
+        }
+        let group = ServiceGroup(configuration: .init(services: [first], gracefulShutdownSignals: [], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            let taken = HTTPListenAddress(host: "127.0.0.1", port: port)
+
+            // Configured: the service fails, so the daemon's group stops with the error.
+            await #expect(throws: (any Error).self) {
+                try await WebServer(address: taken, routes: [], logger: logger, required: true).run()
+            }
+            // Default: the service stays up, idle, until a graceful shutdown.
+            let optional = ServiceGroup(
+                configuration: .init(
+                    services: [WebServer(address: taken, routes: [], logger: logger, required: false)],
+                    gracefulShutdownSignals: [], logger: logger))
+            let outcome = OutputBuffer()
+            try await withThrowingTaskGroup(of: Void.self) { inner in
+                inner.addTask {
+                    do {
+                        try await optional.run()
+                        outcome.append(Data("stopped".utf8))
+                    } catch {
+                        outcome.append(Data("failed: \(error)".utf8))
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(outcome.text == "")  // still running
+                await optional.triggerGracefulShutdown()
+                try await inner.waitForAll()
+            }
+            #expect(outcome.text == "stopped")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
     }
 
     /// The port of the `HTTP server listening` JSON log line.
