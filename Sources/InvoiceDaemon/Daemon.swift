@@ -40,38 +40,14 @@ public enum Daemon {
 
             // Type=notify: READY=1 once migrated and listening (deploy/invoiceflow.service).
             let systemd = SystemdNotifier(logger: logger)
-            // The router writes the new tasks' mails in the routing transaction, rendered as the mailer's are.
-            // Task mails link to the confirmation page, signed for their recipient (docs/web.md).
-            let actionLinks = try settings.http.actionLinks(publicURL: settings.mail.publicURL)
-            let composer = try MailComposer(
-                sender: settings.mail.sender, publicURL: settings.mail.publicURL, actionLinks: actionLinks)
-            let router = RouterService(
-                configuration: database.configuration, logger: logger, mail: RouterMail(composer: composer))
-            let mailer = try MailerService(settings.mail, configuration: database.configuration, logger: logger)
-            let scheduler = SchedulerService(
-                configuration: database.configuration,
-                composer: composer,
-                interval: settings.schedulerInterval, logger: logger)
-            // One LISTEN connection for the whole daemon; a reconnect's sweep wakes every worker.
-            let listener = WorkListenerService(configuration: database.configuration, logger: logger) { reason in
-                logger.debug("work wake-up", metadata: ["reason": "\(reason)"])
-                switch reason {
-                case .notified(let channel) where channel == MailOutbox.channel: mailer.wake.signal()
-                case .notified: router.wake.signal()
-                case .sweep:
-                    systemd.ready()
-                    router.wake.signal()
-                    mailer.wake.signal()
-                    scheduler.wake.signal()
-                }
-            }
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-                .init(service: listener), .init(service: router), .init(service: mailer), .init(service: scheduler),
-                .init(service: SystemdNotifyService(notifier: systemd)),
-            ]
+            let workers = try DaemonWorkers(
+                settings: settings, database: database.configuration, metrics: metrics, logger: logger,
+                onSweep: { systemd.ready() })
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = workers.services.map { .init(service: $0) }
+            services.append(.init(service: SystemdNotifyService(notifier: systemd)))
             let context = Context(
                 settings: settings, database: database.configuration, logger: logger, metrics: metrics,
-                listenerConnected: { listener.isConnected })
+                listenerConnected: { workers.listener.isConnected })
             for service in try extra(context) {
                 services.append(.init(service: service))
             }

@@ -60,30 +60,15 @@ public enum Demo {
             try await DemoStage.requireSuperuser(people)
             // The services `invoiceflow serve` runs, wired the same way (Daemon.serve).
             let daemonLogin = await daemonConfiguration(database.configuration, logger: logger)
-            let composer = try MailComposer(sender: settings.mail.sender, publicURL: settings.mail.publicURL)
-            let router = RouterService(configuration: daemonLogin, logger: logger, mail: RouterMail(composer: composer))
-            let mailer = try MailerService(settings.mail, configuration: daemonLogin, logger: logger)
-            let scheduler = SchedulerService(
-                configuration: daemonLogin, composer: composer, interval: settings.schedulerInterval, logger: logger)
-            let listener = WorkListenerService(configuration: daemonLogin, logger: logger) { reason in
-                switch reason {
-                case .notified(let channel) where channel == MailOutbox.channel: mailer.wake.signal()
-                case .notified: router.wake.signal()
-                case .sweep:
-                    router.wake.signal()
-                    mailer.wake.signal()
-                    scheduler.wake.signal()
-                }
-            }
+            let workers = try DaemonWorkers(
+                settings: settings, database: daemonLogin, metrics: DaemonMetrics(), logger: logger)
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [
-                        .init(service: listener), .init(service: router), .init(service: mailer),
-                        .init(service: scheduler),
-                    ],
+                    services: workers.services.map { .init(service: $0) },
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             let stage = DemoStage(
-                connection: people, company: .medtech, scheduler: scheduler, daemonLogin: daemonLogin, logger: logger)
+                connection: people, company: .medtech, scheduler: workers.scheduler, daemonLogin: daemonLogin,
+                logger: logger)
             // The script and the services run side by side; a signal that stops the services mid-script
             // cancels the script too, and a failing script shuts the services down.
             let summary = try await withThrowingTaskGroup(of: Summary?.self, returning: Summary.self) { tasks in

@@ -123,6 +123,15 @@ public enum MailOutbox {
             due: try row.decode("due"), dead: try row.decode("dead"), sent: try row.decode("sent"))
     }
 
+    /// Why the queue is paused, or nil: the cheap check an idle mailer makes every round
+    /// (`daemon_queue_metrics()` reads partial indexes; ``status(on:)`` counts the whole sent history).
+    static func pausedReason(on connection: isolated PostgresConnection) throws -> String? {
+        let row = try connection.query(
+            "SELECT mail_paused, mail_paused_reason FROM invoiceflow.daemon_queue_metrics()")[0]
+        guard try row.decode("mail_paused", as: Bool.self) else { return nil }
+        return try row.decode("mail_paused_reason", as: String?.self) ?? "paused"
+    }
+
     /// Resumes a paused queue (audited); false when it was not paused.
     public static func resume(comment: String?, on connection: isolated PostgresConnection) throws -> Bool {
         try connection.query("SELECT invoiceflow.resume_mail_queue(\(comment)) AS resumed")[0].decode("resumed")

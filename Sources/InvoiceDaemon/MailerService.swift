@@ -33,6 +33,8 @@ public struct MailerService: Service {
     public var lease: Duration
     /// Whether to LISTEN for `invoiceflow_mail` (tests that drive the mailer by hand turn it off).
     public var listens: Bool
+    /// Counts each recorded attempt for `/metrics` (none when nil).
+    public var metrics: DaemonMetrics?
     private let logger: Logger
 
     /// Creates a mailer.
@@ -101,7 +103,7 @@ public struct MailerService: Service {
             try MailOutbox.claim(worker: worker, limit: batchSize, lease: lease, on: connection)
         }
         if claimed.isEmpty {
-            if !paused, try await connection.run({ try MailOutbox.status(on: $0) }).pausedReason != nil {
+            if !paused, try await connection.run({ try MailOutbox.pausedReason(on: $0) }) != nil {
                 paused = true
             }
             return 0
@@ -120,6 +122,8 @@ public struct MailerService: Service {
                 return claimed.count
             }
             let state = try await record(outcome, of: mail, on: connection)
+            // Here, not in record(): the rest of a batch handed back by a pause was never attempted.
+            metrics?.mailRecorded(outcome, state: state)
             if state == .paused {
                 paused = true
                 logger.error(
