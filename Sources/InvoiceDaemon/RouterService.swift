@@ -40,6 +40,10 @@ public struct RouterService: Service {
     public var calendar: WorkingCalendar
     /// Writes the new tasks' mails in the routing transaction; `nil` sends none (tests of routing alone).
     public var mail: RouterMail?
+    /// How many connections route at once, each its own loop. The claim's locks (invoice, then work item,
+    /// SKIP LOCKED) keep them off each other's invoices, as they keep replicas apart; two let one step's
+    /// round trips overlap with another's work on the server.
+    public var connections: Int
     private let logger: Logger
     private let reference = RoutingReferenceCache()
 
@@ -49,7 +53,7 @@ public struct RouterService: Service {
         wake: RouterWake = RouterWake(),
         sweepInterval: Duration = .seconds(1), maxAttempts: Int = 8,
         defaultRoutes: [RouteVersion] = RouteVersion.defaults, calendar: WorkingCalendar = .russia,
-        mail: RouterMail? = nil
+        mail: RouterMail? = nil, connections: Int = RouterService.defaultConnections
     ) {
         // Kept with whatever options the operator's connection string carries.
         let options = [configuration.value(for: "options"), "-c synchronous_commit=off"].compactMap { $0 }
@@ -63,7 +67,11 @@ public struct RouterService: Service {
         self.defaultRoutes = defaultRoutes
         self.calendar = calendar
         self.mail = mail
+        self.connections = max(1, connections)
     }
+
+    /// Two loops: measured by `scripts/bench routing` (docs in bench/routing/run).
+    public static let defaultConnections = 2
 
     /// `router@host:pid`: names this process's router in `locked_by` and logs.
     public static var defaultWorker: String {
@@ -79,24 +87,41 @@ public struct RouterService: Service {
     }
 
     private func loop() async {
-        var routesInstalled = false
+        let installed = RoutesInstalled()
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<connections {
+                // Each loop waits on its own wake-up: one waiter per RouterWake, and every hint reaches all.
+                let wake = index == 0 && connections == 1 ? self.wake : self.wake.follower()
+                group.addTask { await self.loop(index: index, wake: wake, installed: installed) }
+            }
+            await group.waitForAll()
+        }
+    }
+
+    /// One routing connection. Loop 0 stores the default routes first; the others route only after that,
+    /// or they would park every invoice whose route is not stored yet.
+    private func loop(index: Int, wake: RouterWake, installed: RoutesInstalled) async {
         let loop = QueueWorkerLoop(
             configuration: configuration, wake: wake, sweepInterval: sweepInterval, logger: logger)
         await loop.run(
-            failure: "router lost its database connection; reconnecting", metadata: ["worker": "\(worker)"]
+            failure: "router lost its database connection; reconnecting",
+            metadata: ["worker": "\(worker)", "connection": "\(index)"]
         ) { live in
-            if !routesInstalled {
+            if index == 0, !installed.value {
                 let routes = defaultRoutes
                 let stored = try await live.transaction { c in
-                    // `routesInstalled` outlives this connection, so the routes must outlive a server crash:
+                    // `installed` outlives this connection, so the routes must outlive a server crash:
                     // an asynchronous commit could vanish in one (RouterDatabaseRestartTests, -m immediate),
                     // and every invoice submitted after it would be parked with "no route is stored".
                     try c.execute("SET LOCAL synchronous_commit = on")
                     return try RoutingStore.installRoutes(routes, on: c)
                 }
                 if stored > 0 { logger.notice("default routes stored", metadata: ["routes": "\(stored)"]) }
-                routesInstalled = true
+                installed.set()
+                // The other loops may be waiting for their next sweep: the queue may hold their work now.
+                self.wake.signal()
             }
+            guard installed.value else { return }
             let routed = try await drain(live)
             if routed > 0 { logger.debug("queue drained", metadata: ["routed": "\(routed)"]) }
         }
@@ -226,4 +251,15 @@ final class RoutingReferenceCache: Sendable {
             held = reference
         }
     }
+}
+
+/// Whether this router stored its default routes: set once by loop 0, read by every loop before routing.
+final class RoutesInstalled: Sendable {
+    private let stored = Mutex(false)
+
+    /// True once the routes are stored (synchronously committed).
+    var value: Bool { stored.withLock { $0 } }
+
+    /// Records that the routes are stored.
+    func set() { stored.withLock { $0 = true } }
 }

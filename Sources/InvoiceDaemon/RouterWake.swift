@@ -2,10 +2,12 @@ import Synchronization
 
 /// A coalescing wake-up for one router: any number of signals while the router is busy become one
 /// wake-up. NOTIFY is only a hint, so collapsing hints loses nothing; the router sweeps on a timer too.
+/// A router with several connections gives each loop a ``follower()``, so one signal wakes them all.
 public final class RouterWake: Sendable {
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
+        var followers: [RouterWake] = []
     }
 
     private let state = Mutex(State())
@@ -13,17 +15,26 @@ public final class RouterWake: Sendable {
     /// Creates a wake-up with nothing pending.
     public init() {}
 
-    /// Wakes the router, now if it waits, else at its next wait.
+    /// Wakes the router, now if it waits, else at its next wait; and every follower the same way.
     public func signal() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let (waiter, followers) = state.withLock { state -> (CheckedContinuation<Void, Never>?, [RouterWake]) in
             guard let waiter = state.waiter else {
                 state.pending = true
-                return nil
+                return (nil, state.followers)
             }
             state.waiter = nil
-            return waiter
+            return (waiter, state.followers)
         }
         waiter?.resume()
+        for follower in followers { follower.signal() }
+    }
+
+    /// A new wake-up signalled whenever this one is: for one more loop waiting on the same hints (each
+    /// wake-up has one waiter at a time, and each loop must see every hint).
+    func follower() -> RouterWake {
+        let follower = RouterWake()
+        state.withLock { $0.followers.append(follower) }
+        return follower
     }
 
     /// Returns at the first signal, after `timeout`, or when the task is cancelled. One waiter at a time.

@@ -178,12 +178,14 @@ struct RouterQueueTests {
         }
     }
 
-    @Test("the running service routes on NOTIFY without waiting for its sweep, and stops promptly")
-    func serviceWakesOnNotify() async throws {
+    @Test(
+        "the running service routes on NOTIFY without waiting for its sweep, and stops promptly",
+        arguments: [1, 2])
+    func serviceWakesOnNotify(connections: Int) async throws {
         try await withCompany { company in
             let router = RouterService(
                 configuration: company.daemonConfiguration, worker: "router-service", logger: TestPostgres.silentLogger,
-                sweepInterval: .seconds(3600))
+                sweepInterval: .seconds(3600), connections: connections)
             let listener = WorkListenerService(
                 configuration: company.daemonConfiguration, logger: TestPostgres.silentLogger
             ) { _ in router.wake.signal() }
@@ -207,6 +209,26 @@ struct RouterQueueTests {
                 #expect(ContinuousClock.now - stopping < .seconds(3))
             }
         }
+    }
+}
+
+@Suite("router wake-ups")
+struct RouterWakeTests {
+    @Test("one signal wakes every follower, each once; a signal while nobody waits is kept for the next wait")
+    func signalReachesEveryFollower() async {
+        let wake = RouterWake()
+        let first = wake.follower()
+        let second = wake.follower()
+        wake.signal()
+        let started = ContinuousClock.now
+        async let a: Void = first.wait(timeout: .seconds(30))
+        async let b: Void = second.wait(timeout: .seconds(30))
+        _ = await (a, b)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // Consumed: the next wait lasts its timeout.
+        let again = ContinuousClock.now
+        await first.wait(timeout: .milliseconds(200))
+        #expect(ContinuousClock.now - again >= .milliseconds(200))
     }
 }
 
@@ -288,12 +310,24 @@ struct RouterReconnectTests {
                 group.addTask { try await router.run() }
                 let first = try await company.submit(.init(type: "operating_expenses", initiator: "petr", roubles: 10))
                 #expect(try await routed(first))
+                // Every loop has connected (the second may still be connecting when the first has routed).
+                let connected = ContinuousClock.now + .seconds(10)
+                while ContinuousClock.now < connected {
+                    let rows = try await company.admin.query(
+                        """
+                        SELECT count(*) FROM pg_stat_activity
+                        WHERE application_name = 'invoiceflow-router' AND datname = current_database()
+                        """)
+                    if try rows[0].decode(0, as: Int.self) == router.connections { break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 let killed = try await company.admin.query(
                     """
                     SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                     WHERE application_name = 'invoiceflow-router' AND datname = current_database()
                     """)
-                #expect(try killed[0].decode(0, as: Int.self) == 1)
+                // Every routing connection is terminated (one backend per loop).
+                #expect(try killed[0].decode(0, as: Int.self) == router.connections)
                 let second = try await company.submit(.init(type: "operating_expenses", initiator: "gleb", roubles: 10))
                 #expect(try await routed(second))
                 group.cancelAll()

@@ -19,7 +19,8 @@ def main():
     parser = argparse.ArgumentParser()
     for name in ("steady", "logs"):
         parser.add_argument("--" + name, required=True)
-    for name in ("rate", "seconds", "queued", "routed", "span", "commits", "wal", "parked", "mails", "ceiling"):
+    for name in ("rate", "seconds", "queued", "routed", "span", "commits", "wal", "parked", "mails", "ceiling",
+                 "clients"):
         parser.add_argument("--" + name, type=float, required=True)
     a = parser.parse_args()
 
@@ -70,7 +71,8 @@ def main():
         print("  per work item: %.2f commits, %.0f bytes of WAL (daemon, mailer and all)"
               % (a.commits / a.queued, a.wal / a.queued))
     print("parked work items: %d; mails in the outbox: %d" % (a.parked, a.mails))
-    print("ceiling (pgbench, 1 client, INSERT + pg_notify per transaction): %.0f tps" % a.ceiling)
+    print("ceiling (pgbench, %d clients as the router's connections, INSERT + pg_notify per transaction): %.0f tps"
+          % (a.clients, a.ceiling))
     print("ratio routing/ceiling: %.2f" % (steps / a.ceiling if a.ceiling else 0))
 
 
