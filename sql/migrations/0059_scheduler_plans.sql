@@ -1,7 +1,5 @@
--- PROPOSED MIGRATION (not applied by `invoiceflow migrate`): for the scheduler's owner, as the next migration
--- after 0058 — it replaces functions of 0057, so it cannot be numbered in the router's range (0054 runs
--- before 0057 on a fresh database). Measure it with
---     INVOICEFLOW_BENCH_EXTRA_SQL=bench/routing/scheduler_plans.sql scripts/bench routing
+-- 0059: the scheduler's per-task functions keep their plans (proposed by the router's benchmark work).
+--
 -- Router steps without the scheduler's planning. Measured with track_functions on
 -- scripts/bench routing's workload (a step pins the route and creates one task): of daemon_apply_routing's
 -- 8.4 ms per step, 5.0 ms were scheduler_reschedule (0057), called twice per step — by the task insert
