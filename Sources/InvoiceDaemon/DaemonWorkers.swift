@@ -28,21 +28,22 @@ public struct DaemonWorkers: Sendable {
         let actionLinks = try settings.http.actionLinks(publicURL: settings.mail.publicURL)
         let composer = try MailComposer(
             sender: settings.mail.sender, publicURL: settings.mail.publicURL, actionLinks: actionLinks)
-        let router = RouterService(
+        var router = RouterService(
             configuration: database, logger: logger, mail: RouterMail(composer: composer))
+        router.metrics = metrics
         var mailer = try MailerService(settings.mail, configuration: database, logger: logger)
         mailer.metrics = metrics
         let scheduler = SchedulerService(
             configuration: database, composer: composer, interval: settings.schedulerInterval, logger: logger)
-        let mailerWake = mailer.wake
+        let (routerWake, mailerWake) = (router.wake, mailer.wake)
         listener = WorkListenerService(configuration: database, logger: logger) { reason in
             logger.debug("work wake-up", metadata: ["reason": "\(reason)"])
             switch reason {
             case .notified(let channel) where channel == MailOutbox.channel: mailerWake.signal()
-            case .notified: router.wake.signal()
+            case .notified: routerWake.signal()
             case .sweep:
                 onSweep()
-                router.wake.signal()
+                routerWake.signal()
                 mailerWake.signal()
                 scheduler.wake.signal()
             }

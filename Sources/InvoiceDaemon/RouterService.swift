@@ -44,6 +44,8 @@ public struct RouterService: Service {
     /// SKIP LOCKED) keep them off each other's invoices, as they keep replicas apart; two let one step's
     /// round trips overlap with another's work on the server.
     public var connections: Int
+    /// Counts routed, retried and parked items for `/metrics` (none when nil).
+    public var metrics: DaemonMetrics?
     private let logger: Logger
     private let reference = RoutingReferenceCache()
 
@@ -162,6 +164,7 @@ public struct RouterService: Service {
                 }
             }
             if let item {
+                metrics?.routed()
                 logger.debug(
                     "routed",
                     metadata: ["work_item": "\(item.id)", "invoice": "\(item.invoiceID)", "event": "\(item.kind)"])
@@ -213,6 +216,7 @@ public struct RouterService: Service {
             try RoutingStore.recordFailure(
                 of: failure.item.id, error: failure.message, maxAttempts: maxAttempts, on: connection)
         }
+        metrics?.routingFailed(parked: parked)
         logger.log(
             level: parked ? .error : .warning,
             parked ? "routing failed; work item parked for an administrator" : "routing failed; will retry",

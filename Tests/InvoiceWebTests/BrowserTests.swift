@@ -97,6 +97,16 @@ struct BrowserTests {
                         $0.labels == ["route": "/a/{token}", "method": "POST", "status": "200"] && $0.value == 1
                     }, "the browser's POST is counted under the route pattern, not its token: \(requests)")
                 #expect(families["invoiceflow_routing_items"] != nil, "the daemon's own counters are exported")
+                // The running router and mailer count into them: the submission was routed, the mail relayed.
+                let routed = families["invoiceflow_routing_items"]?.samples.first {
+                    $0.name.hasSuffix("_total") && $0.labels == ["result": "routed"]
+                }
+                #expect((routed?.value ?? 0) >= 1, "the router counts what it routed: \(String(describing: routed))")
+                let sent = families["invoiceflow_mail_attempts"]?.samples.first {
+                    $0.name.hasSuffix("_total") && $0.labels == ["outcome": "sent"]
+                }
+                #expect(
+                    (sent?.value ?? 0) >= 1, "the mailer counts what the relay accepted: \(String(describing: sent))")
                 #expect(
                     registry.emitToString().contains("invoiceflow_http_requests_total{route=\"/a/{token}\""),
                     "the site exports through the process-wide registry that `invoiceflow serve` bootstraps")
