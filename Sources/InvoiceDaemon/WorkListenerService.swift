@@ -29,7 +29,10 @@ public struct WorkListenerService: Service {
     ) {
         self.listener = PostgresListener(
             configuration: configuration.setting("application_name", "invoiceflow-listener"),
-            channels: channels, logger: logger)
+            channels: channels, logger: logger,
+            // The workers' back-off (0.2 s doubling to 2 s): after a failover the wake-ups and /healthz come
+            // back with the workers, not up to 10 s later.
+            reconnectBackoff: QueueWorkerLoop.reconnectBackoff)
         self.logger = logger
         self.onWake = onWake
     }

@@ -67,6 +67,13 @@ struct FailoverTests {
         }
         #expect(Set(tasks.keys) == Set(invoices), "tasks of invoices nobody submitted")
         #expect(try await company.unfinishedWorkItems() == 0)
+        // The listener is back too, on the new primary (its back-off is the workers': at most 2 s a try).
+        let relistened = try await Self.waitUntil(seconds: 20) {
+            let log = cluster.standby.log()
+            guard let promoted = log.range(of: "selected new timeline ID") else { return false }
+            return log[promoted.lowerBound...].contains("invoiceflow-listener")
+        }
+        #expect(relistened, "the listener reconnected to the new primary")
         #expect(try await daemon.terminate(timeout: .seconds(30)) == 0)
 
         // Never on the standby: while it was one, no daemon session ran a statement there (LISTEN included).
