@@ -48,6 +48,7 @@ public struct RouterService: Service {
     public var metrics: DaemonMetrics?
     private let logger: Logger
     private let reference = RoutingReferenceCache()
+    private let routes = RouteVersionCache()
 
     /// Creates a router.
     public init(
@@ -143,12 +144,16 @@ public struct RouterService: Service {
         let worker = self.worker
         let calendar = self.calendar
         let cache = self.reference
+        let routes = self.routes
         let mail = self.mail
         do {
             let item = try await connection.transaction { connection -> RoutingWorkItem? in
                 let clock = Instant(microsecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1_000_000))
                 let known = cache.version(usableAt: clock)
-                guard let claimed = try RoutingStore.next(worker: worker, knownVersion: known, on: connection) else {
+                guard
+                    let claimed = try RoutingStore.next(
+                        worker: worker, knownVersion: known, routes: routes, on: connection)
+                else {
                     return nil
                 }
                 let item = claimed.item

@@ -1,6 +1,7 @@
 import Foundation
 import InvoiceDomain
 import PostgresClient
+import Synchronization
 
 /// What a task asks of its assignee, as the database names it (`invoiceflow.task_kind`).
 public enum TaskKind: String, Sendable, Hashable, Codable {
@@ -172,7 +173,7 @@ public struct InvoiceRoutingState: Sendable, Hashable, Decodable {
         type = try c.decode(InvoiceTypeCode.self, forKey: .type)
         stage = try c.decode(InvoiceStage.self, forKey: .stage)
         pinnedVersion = try c.decodeIfPresent(Int.self, forKey: .pinnedVersion)
-        route = try c.decodeIfPresent(RouteVersion.self, forKey: .route)
+        route = try Self.decodeRoute(c, cache: decoder.userInfo[RouteVersionCache.userInfoKey] as? RouteVersionCache)
         let code = try c.decode(String.self, forKey: .currency)
         guard let currency = CurrencyCode(code) else {
             throw DecodingError.dataCorruptedError(forKey: .currency, in: c, debugDescription: "bad currency \(code)")
@@ -379,4 +380,57 @@ public enum RoutingStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         case .unknownInvoice(let id): return "invoice \(id) does not exist"
         }
     }
+}
+
+extension InvoiceRoutingState {
+    private enum RouteIdentityKeys: String, CodingKey { case type, version }
+
+    /// The route, decoded once per (type, version) when a cache is given: stored versions never change
+    /// (route_version refuses UPDATE and DELETE), and decoding a whole route was a third of the router's
+    /// JSON work per step.
+    private static func decodeRoute(_ c: KeyedDecodingContainer<CodingKeys>, cache: RouteVersionCache?) throws
+        -> RouteVersion?
+    {
+        guard let cache, try c.contains(.route) && !c.decodeNil(forKey: .route) else {
+            return try c.decodeIfPresent(RouteVersion.self, forKey: .route)
+        }
+        let identity = try c.nestedContainer(keyedBy: RouteIdentityKeys.self, forKey: .route)
+        let key = RouteVersionCache.Key(
+            type: try identity.decode(String.self, forKey: .type), version: try identity.decode(Int.self, forKey: .version))
+        if let known = cache.route(key) { return known }
+        let route = try c.decode(RouteVersion.self, forKey: .route)
+        cache.store(route, for: key)
+        return route
+    }
+}
+
+/// Routes as the router has decoded them, by type and version, for one database (a router's lifetime).
+public final class RouteVersionCache: Sendable {
+    /// A stored route version's identity.
+    public struct Key: Hashable, Sendable {
+        /// The invoice type's code.
+        public var type: String
+        /// The version number.
+        public var version: Int
+
+        /// The identity of version `version` of type `type`'s route.
+        public init(type: String, version: Int) {
+            self.type = type
+            self.version = version
+        }
+    }
+
+    /// Where `InvoiceRoutingState` finds the cache while decoding.
+    public static let userInfoKey = CodingUserInfoKey(rawValue: "invoiceflow.routeVersionCache")!
+
+    private let routes = Mutex<[Key: RouteVersion]>([:])
+
+    /// An empty cache.
+    public init() {}
+
+    /// The decoded route, if held.
+    public func route(_ key: Key) -> RouteVersion? { routes.withLock { $0[key] } }
+
+    /// Keeps a decoded route.
+    public func store(_ route: RouteVersion, for key: Key) { routes.withLock { $0[key] = route } }
 }

@@ -107,10 +107,11 @@ public struct AppliedRouting: Sendable, Decodable {
 
 extension RoutingStore {
     /// Claims one routing work item and loads its state, in one round trip; adds fresh reference data
-    /// unless `knownVersion` is current. `nil` when nothing is claimable.
-    public static func next(worker: String, knownVersion: Int64?, on connection: isolated PostgresConnection) throws
-        -> ClaimedRouting?
-    {
+    /// unless `knownVersion` is current. `nil` when nothing is claimable. With `routes`, a route version
+    /// already decoded is taken from there instead of being decoded again.
+    public static func next(
+        worker: String, knownVersion: Int64?, routes: RouteVersionCache? = nil, on connection: isolated PostgresConnection
+    ) throws -> ClaimedRouting? {
         struct Reply: Decodable {
             var workItemID: Int64
             var invoiceID: Int64
@@ -130,7 +131,9 @@ extension RoutingStore {
         guard let text else { return nil }
         // One parse: the item's identity decodes first, and whatever else cannot be read is that claimed
         // item's failure, recorded on it.
-        let reply = try JSONDecoder().decode(Reply.self, from: Data(text.utf8))
+        let decoder = JSONDecoder()
+        if let routes { decoder.userInfo[RouteVersionCache.userInfoKey] = routes }
+        let reply = try decoder.decode(Reply.self, from: Data(text.utf8))
         let item = RoutingWorkItem(
             id: reply.workItemID, invoiceID: reply.invoiceID, kind: reply.kind, attempts: reply.attempts)
         let state: InvoiceRoutingState?

@@ -150,6 +150,17 @@ struct MIMETests {
         String(repeating: "é", count: 100),
     ]
 
+    @Test(
+        "Every line end becomes CRLF and the text ends in one",
+        arguments: [
+            ("", ""), ("a", "a\r\n"), ("a\n", "a\r\n"), ("\n", "\r\n"), ("a\n\n", "a\r\n\r\n"),
+            ("a\r\nb\rc\nd", "a\r\nb\r\nc\r\nd\r\n"), ("x\r\r\n", "x\r\n\r\n"), ("a\r", "a\r\n"),
+            ("счёт\nоплата", "счёт\r\nоплата\r\n"),
+        ])
+    func normalisedLines(text: String, expected: String) {
+        #expect(Array(BodyEncoding.normalisedLines(text).utf8) == Array(expected.utf8))
+    }
+
     @Test("Quoted-printable keeps lines within 76, no trailing whitespace, and decodes back", arguments: bodies)
     func quotedPrintable(body: String) throws {
         let encoded = BodyEncoding.quotedPrintable(Array(BodyEncoding.normalisedLines(body).utf8))

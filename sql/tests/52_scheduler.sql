@@ -9,7 +9,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/company.sql
 
-SELECT plan(51);
+SELECT plan(54);
 
 -- Only the tasks under test have deadlines.
 UPDATE invoiceflow.task SET due_at = NULL WHERE outcome IS NULL;
@@ -185,6 +185,21 @@ INSERT INTO fx.ref SELECT 'task', 'approval_cfo_delegated',
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT outcome FROM invoiceflow.task WHERE id = fx.task('approval_cfo_delegated')), NULL,
     'the late approver delegated after the escalation: the delegate''s task is open');
+-- Migration 0077: the delegate's task is not escalated a second time (one parallel task for the head is enough).
+SELECT results_eq(
+    $$SELECT notice, escalation_task_id, recipients FROM invoiceflow_private.task_notice
+      WHERE task_id = fx.task('approval_cfo_delegated')$$,
+    $$VALUES ('escalation', fx.task('approval_cfo_escalated'), '{}'::bigint[])$$,
+    'the delegate''s task inherits the escalation, pointing at the head''s task, with nobody mailed for it');
+SELECT is_empty(
+    $$SELECT * FROM pg_temp.due('2027-06-16 18:00+03') WHERE task = 'approval_cfo_delegated'$$,
+    'past its due time, the delegate''s task is not listed for a second escalation');
+SET SESSION AUTHORIZATION invoiceflow_daemon;
+SELECT is_empty(
+    $$SELECT * FROM invoiceflow.daemon_scheduler_claim(fx.task('approval_cfo_delegated'), 'escalation',
+                                                        '2027-06-16 18:00+03')$$,
+    'and the claim refuses it too');
+RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION fx_ceo;
 SELECT invoiceflow.decide_task(fx.task('approval_cfo_escalated'), 'approve');
 RESET SESSION AUTHORIZATION;
