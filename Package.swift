@@ -117,17 +117,30 @@ let package = Package(
             ]
         ),
 
+        // The end-to-end tests' company (router, mailer, web): one fixture for both test targets.
+        .target(
+            name: "InvoiceDaemonTestSupport",
+            dependencies: [
+                "InvoiceDaemon",
+                "InvoiceDomain",
+                "InvoiceStore",
+                "InvoiceTestSupport",
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .testTarget(name: "InvoiceDomainTests", dependencies: ["InvoiceDomain"]),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "InvoiceTestSupport"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "InvoiceTestSupport"]),
         .testTarget(name: "InvoiceStoreTests", dependencies: ["InvoiceStore", "InvoiceTestSupport"]),
         .testTarget(
             name: "InvoiceDaemonTests",
-            dependencies: ["InvoiceDaemon", "InvoiceTestSupport"]
+            dependencies: ["InvoiceDaemon", "InvoiceDaemonTestSupport", "InvoiceTestSupport"]
         ),
         .testTarget(
             name: "InvoiceWebTests",
-            dependencies: ["InvoiceWeb", "InvoiceDaemon", "InvoiceTestSupport"]
+            dependencies: ["InvoiceWeb", "InvoiceDaemon", "InvoiceDaemonTestSupport", "InvoiceTestSupport"]
         ),
     ]
 )

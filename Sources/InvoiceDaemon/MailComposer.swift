@@ -144,12 +144,14 @@ public struct MailComposer: Sendable {
     }
 
     /// The link the mail points to: for a task, the signed link of its confirmation page, made for this
-    /// recipient and expiring after the configured lifetime; else the invoice's card.
+    /// recipient and expiring after the configured lifetime, opening in the language the mail is written
+    /// in (the recipient's stored one, `?lang=`); else the invoice's card.
     public func link(for notification: MailNotification, now: Date = Date()) -> String {
         if notification.kind == .digest { return "\(publicURL)/tasks" }
         if let task = notification.taskID, Self.taskKinds.contains(notification.kind) {
             if let actionLinks, let recipient = notification.recipient.employeeID {
-                return actionLinks.link(task: task, recipient: recipient, now: now)
+                return actionLinks.link(task: task, recipient: recipient, now: now) + "?lang="
+                    + notification.recipient.locale.rawValue
             }
             return "\(publicURL)/tasks/\(task)"
         }

@@ -25,7 +25,7 @@ import Synchronization
 public struct RouterService: Service {
     /// How to connect; the login should be `invoiceflow_daemon`.
     public var configuration: PostgresConfiguration
-    /// This router's name in the work queue (`locked_by`) and in logs.
+    /// This router's name in its logs and in the claim it makes.
     public var worker: String
     /// Signal this to make the router look at the queue now.
     public let wake: RouterWake
@@ -76,7 +76,7 @@ public struct RouterService: Service {
     /// Two loops: measured by `scripts/bench routing` (docs in bench/routing/run).
     public static let defaultConnections = 2
 
-    /// `router@host:pid`: names this process's router in `locked_by` and logs.
+    /// `router@host:pid`: names this process's router in logs.
     public static var defaultWorker: String {
         "router@\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     }
@@ -130,9 +130,10 @@ public struct RouterService: Service {
         }
     }
 
-    /// Routes work items until none is claimable; returns how many were routed.
+    /// Routes work items until none is claimable; returns how many were routed. The service's loops call
+    /// this after every wake-up; tests and tools call it to route what is queued now, on their connection.
     @discardableResult
-    func drain(_ connection: PostgresConnection) async throws -> Int {
+    public func drain(_ connection: PostgresConnection) async throws -> Int {
         var routed = 0
         while !Task.isCancelled, try await routeOne(connection) { routed += 1 }
         return routed

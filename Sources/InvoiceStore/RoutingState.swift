@@ -396,7 +396,8 @@ extension InvoiceRoutingState {
         }
         let identity = try c.nestedContainer(keyedBy: RouteIdentityKeys.self, forKey: .route)
         let key = RouteVersionCache.Key(
-            type: try identity.decode(String.self, forKey: .type), version: try identity.decode(Int.self, forKey: .version))
+            type: try identity.decode(String.self, forKey: .type),
+            version: try identity.decode(Int.self, forKey: .version))
         if let known = cache.route(key) { return known }
         let route = try c.decode(RouteVersion.self, forKey: .route)
         cache.store(route, for: key)

@@ -110,7 +110,8 @@ extension RoutingStore {
     /// unless `knownVersion` is current. `nil` when nothing is claimable. With `routes`, a route version
     /// already decoded is taken from there instead of being decoded again.
     public static func next(
-        worker: String, knownVersion: Int64?, routes: RouteVersionCache? = nil, on connection: isolated PostgresConnection
+        worker: String, knownVersion: Int64?, routes: RouteVersionCache? = nil,
+        on connection: isolated PostgresConnection
     ) throws -> ClaimedRouting? {
         struct Reply: Decodable {
             var workItemID: Int64

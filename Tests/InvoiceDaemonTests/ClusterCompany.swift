@@ -72,23 +72,9 @@ struct ClusterCompany: Sendable {
                     VALUES (\(ho), \(management), \(name)) RETURNING id
                     """)
             }
-            var employees: [String: Int64] = [:]
-            for (name, subdivision, department, position) in RouterTestCompany.staff where subdivision == "ho" {
-                let employee = try newID(
-                    c,
-                    """
-                    INSERT INTO invoiceflow.employee (full_name, email) VALUES (\(name), \(name + "@example.com"))
-                    RETURNING id
-                    """)
-                employees[name] = employee
-                try c.execute(
-                    """
-                    INSERT INTO invoiceflow.assignment (employee_id, department_id, subdivision_id, position_id, valid)
-                    SELECT \(employee), \(departments[department]!), \(ho), p.id,
-                           tstzrange(now() - interval '1 year', NULL)
-                    FROM invoiceflow.position AS p WHERE p.code = \(position)
-                    """)
-            }
+            let employees = try RouterTestCompany.hire(
+                RouterTestCompany.staff.filter { $0.1 == "ho" }, departments: departments, subdivisions: ["ho": ho],
+                on: c)
             let counterparty = try newID(
                 c,
                 """

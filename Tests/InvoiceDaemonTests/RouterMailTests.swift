@@ -26,18 +26,7 @@ extension RouterTestCompany {
     /// Routes everything claimable with a mail-writing router; returns how many items were routed.
     @discardableResult
     func routeWithMail() async throws -> Int {
-        let router = try mailingRouter()
-        let connection = try await PostgresConnection.connect(daemonConfiguration, logger: TestPostgres.silentLogger)
-        let routes = router.defaultRoutes
-        do {
-            try await connection.transaction { try RoutingStore.installRoutes(routes, on: $0) }
-            let routed = try await router.drain(connection)
-            await connection.close()
-            return routed
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await route(with: try mailingRouter())
     }
 
     struct OutboxRow: Sendable {

@@ -31,9 +31,10 @@ struct SystemdNotifyTests {
             ])
         let ready = try #require(await socket.receive(containing: "READY=1", timeout: .seconds(90)))
         #expect(ready.contains("MAINPID="))
-        // Ready means migrated and listening: both are in the log by the time the datagram arrived.
-        #expect(daemon.output.contains("schema up to date"))
-        #expect(daemon.output.contains("listener connected"))
+        // Ready means migrated and listening: both were logged before the datagram was sent (the test reads the
+        // daemon's output on its own, so it may see them a moment after the datagram).
+        #expect(try await daemon.waitForLine(containing: "schema up to date", timeout: .seconds(5)))
+        #expect(try await daemon.waitForLine(containing: "listener connected", timeout: .seconds(5)))
         #expect(await socket.receive(containing: "WATCHDOG=1", timeout: .seconds(5)) != nil)
         #expect(try await daemon.terminate(timeout: .seconds(30)) == 0)
         #expect(await socket.receive(containing: "STOPPING=1", timeout: .seconds(1)) != nil)

@@ -187,8 +187,14 @@ struct ActionTokenTests {
             actionLinks: ActionLinks(keyring: keyring, publicURL: "https://flow.example.ru/", lifetime: .seconds(7200)))
         let link = signed.link(for: notification, now: Self.now)
         #expect(link.hasPrefix("https://flow.example.ru/a/a.17.7."))
+        // The page opens in the mail's language: the recipient's stored one (Russian when none is stored).
+        let parts = link.split(separator: "?", maxSplits: 1).map(String.init)
+        #expect(parts.count == 2 && parts[1] == "lang=ru")
+        var english = notification
+        english.recipient.locale = .en
+        #expect(signed.link(for: english, now: Self.now).hasSuffix("?lang=en"))
         let verified = try ActionToken.verify(
-            String(link.dropFirst("https://flow.example.ru/a/".count)), with: keyring, now: Self.now)
+            String(parts[0].dropFirst("https://flow.example.ru/a/".count)), with: keyring, now: Self.now)
         #expect(verified == ActionToken(taskID: 17, recipientID: 7, expiresAt: Self.now.addingTimeInterval(7200)))
         #expect(signed.content(of: notification).html.contains("https://flow.example.ru/a/a.17.7."))
         let plain = try MailComposer(sender: sender, publicURL: "https://flow.example.ru/")

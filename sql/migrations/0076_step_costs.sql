@@ -15,7 +15,8 @@
 --    production has between bursts) as a walk over every pending item per candidate, so under a backlog a
 --    claim cost 0.7-3.4 ms, growing with the backlog. The same rule as "this item is its invoice's oldest
 --    unfinished one" is a min() over a partial index on (invoice_id, id), which the planner answers with
---    one index probe whatever the statistics say.
+--    one index probe whatever the statistics say. The claim also stops writing locked_by, which no other
+--    transaction could ever see (the item is finished, clearing it, or rolled back in the same transaction).
 -- 5. daemon_claim_mail first cancels due reminders whose task was decided. Its plan started from the task
 --    table (every decided task, read whole when the statistics were young) and probed the outbox per
 --    task: 1.5 ms per claim. Such reminders are few; a partial index holds exactly the pending ones that
@@ -115,7 +116,8 @@ BEGIN
                       WHERE e.invoice_id = w.invoice_id AND e.done_at IS NULL)
         FOR UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;
-        UPDATE invoiceflow_private.work_item AS w SET locked_by = p_worker WHERE w.id = v_item.id;
+        -- No "locked_by = p_worker" any more (0076): nobody could ever read it — the item is finished in this
+        -- same transaction, which clears it, or rolled back — and it cost a row version per step.
         work_item_id := v_item.id;
         invoice_id := v_item.invoice_id;
         kind := v_item.kind;

@@ -125,8 +125,11 @@ SELECT unalike(fx.plan_of($$SELECT min(created_at) FROM invoiceflow_private.mail
     '%Seq Scan%', 'the oldest pending message is found without a sequential scan of the outbox');
 SELECT unalike(fx.plan_of($$SELECT count(*) FROM invoiceflow_private.mail_outbox WHERE state = 'dead'$$),
     '%Seq Scan%', 'dead messages are counted without a sequential scan');
+-- Either partial index of unfinished items answers it (0076's work_item_unfinished_invoice_idx ties with
+-- work_item_pending_created_idx on a queue this small); neither reads the finished history.
 SELECT ok(fx.plan_of($$SELECT min(created_at) FROM invoiceflow_private.work_item WHERE done_at IS NULL AND parked_at IS NULL$$)
-    LIKE '%work_item_pending_created_idx%', 'the oldest pending routing item is read from its partial index');
+    SIMILAR TO '%(work_item_pending_created_idx|work_item_unfinished_invoice_idx)%',
+    'the oldest pending routing item is read from a partial index of unfinished items');
 
 SELECT * FROM finish();
 ROLLBACK;
