@@ -52,10 +52,8 @@ public struct RouterMail: Sendable {
         }
     }
 
-    /// Renders `notifications` and stores them in the outbox in one statement, on the caller's
-    /// transaction; the outbox's NOTIFY wakes the mailer once this commits.
-    func enqueue(_ notifications: [MailNotification], on connection: isolated PostgresConnection) throws {
-        guard !notifications.isEmpty else { return }
+    /// Renders `notifications` as the JSON array `daemon_finish_step` stores (base64 bodies).
+    func rows(_ notifications: [MailNotification]) throws -> String {
         // Written by hand: JSONSerialization of these rows (base64 bodies) was the router's costliest step.
         var rows: [String] = []
         for notification in notifications {
@@ -72,15 +70,15 @@ public struct RouterMail: Sendable {
             if let task = notification.taskID { row += #","task":\#(task)"# }
             rows.append(row + "}")
         }
-        let json = "[" + rows.joined(separator: ",") + "]"
-        try connection.execute(
-            """
-            SELECT count(invoiceflow.daemon_enqueue_mail(
-                p_message_id => m ->> 'messageID', p_kind => m ->> 'kind', p_sender => m ->> 'sender',
-                p_recipient => m ->> 'recipient', p_content => decode(m ->> 'content', 'base64'),
-                p_recipient_employee_id => (m ->> 'employee')::bigint, p_invoice_id => (m ->> 'invoice')::bigint,
-                p_task_id => (m ->> 'task')::bigint))
-            FROM jsonb_array_elements(\(json)::jsonb) AS m
-            """)
+        return "[" + rows.joined(separator: ",") + "]"
+    }
+
+    /// Ends a routing step begun with ``RoutingStore/routeStep(_:invoiceID:workItem:on:)``: renders
+    /// `notifications`, stores them in the outbox and then writes the step's audit rows, in one statement
+    /// on the caller's transaction (the outbox's NOTIFY wakes the mailer once it commits). Called even with
+    /// no notification: the audit rows are written here.
+    func finishStep(_ notifications: [MailNotification], on connection: isolated PostgresConnection) throws {
+        let json = try rows(notifications)
+        try connection.execute("SELECT invoiceflow.daemon_finish_step(\(json)::jsonb)")
     }
 }

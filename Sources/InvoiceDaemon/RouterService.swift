@@ -15,7 +15,8 @@ import Synchronization
 /// audit rows and the new tasks' mails and mark the item done, all in one transaction. A failing item is
 /// retried with exponential back-off and parked with its error after ``maxAttempts``; nothing is dropped.
 ///
-/// A step costs four round trips (BEGIN, claim with state, the writes, COMMIT; five with mail). The
+/// A step costs four round trips (BEGIN, claim with state, the writes, COMMIT; five with mail, whose audit
+/// rows are written with the mails just before COMMIT, so the audit chain's lock is held briefly). The
 /// company structure and the stored calendar are cached between changes (``RoutingReference``). The
 /// router's commits do not wait for the WAL flush (`synchronous_commit = off` on its connection): a
 /// PostgreSQL crash can only undo a whole step, work item included, which is then routed again, and
@@ -206,13 +207,17 @@ public struct RouterService: Service {
             if case .createTask(let task) = action { return task }
             return nil
         }
-        let withMail = mail != nil && !created.isEmpty
-        let applied = try RoutingStore.applyAll(
-            actions, invoiceID: claimed.item.invoiceID, workItem: claimed.item.id, withMail: withMail, on: connection)
-        if let mail, withMail {
-            let pairs = zip(applied.tasks, created).map { (id: $0, task: $1) }
-            try mail.enqueue(try mail.notifications(for: pairs, applied: applied), on: connection)
+        guard let mail, !created.isEmpty else {
+            _ = try RoutingStore.applyAll(
+                actions, invoiceID: claimed.item.invoiceID, workItem: claimed.item.id, withMail: false, on: connection)
+            return
         }
+        // With mail: the audit rows wait until the mails are rendered and stored (migration 0078), so the
+        // audit chain's lock is held for the end of the step only.
+        let applied = try RoutingStore.routeStep(
+            actions, invoiceID: claimed.item.invoiceID, workItem: claimed.item.id, on: connection)
+        let pairs = zip(applied.tasks, created).map { (id: $0, task: $1) }
+        try mail.finishStep(try mail.notifications(for: pairs, applied: applied), on: connection)
     }
 
     /// Records a failed attempt in its own transaction: back-off, or parking at the limit.

@@ -190,6 +190,20 @@ extension RoutingStore {
         return try JSONDecoder().decode(AppliedRouting.self, from: Data((text ?? "{\"tasks\":[]}").utf8))
     }
 
+    /// Applies a routing decision like ``applyAll(_:invoiceID:workItem:withMail:on:)`` with mail, but keeps
+    /// its audit rows for `daemon_finish_step`, which the caller must run before COMMIT (the database refuses
+    /// the COMMIT otherwise): the audit chain's lock, taken by the first audit row and held to COMMIT, is
+    /// then held for the end of the step only, not while its mails are rendered (migration 0078).
+    public static func routeStep(
+        _ actions: [RoutingAction], invoiceID: Int64, workItem: Int64, on connection: isolated PostgresConnection
+    ) throws -> AppliedRouting {
+        let json = try encodeActions(actions)
+        let text = try connection.query(
+            "SELECT invoiceflow.daemon_route_step(\(workItem), \(invoiceID), \(json)::jsonb)::text"
+        ).first?.text(0)
+        return try JSONDecoder().decode(AppliedRouting.self, from: Data((text ?? "{\"tasks\":[]}").utf8))
+    }
+
     /// The JSON array `daemon_apply_routing` reads, written directly: the note's detail is JSON already, and
     /// JSONSerialization (parse, then write again) was a fifth of the router's CPU per step.
     static func encodeActions(_ actions: [RoutingAction]) throws -> String {
