@@ -138,6 +138,19 @@ final class DaemonProcess {
         return nil
     }
 
+    /// Waits until `text` occurs at least `count` times in the output (false after `timeout`, or once the
+    /// process has exited without it).
+    func waitForOccurrences(of text: String, atLeast count: Int, timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        let occurrences = { self.output.components(separatedBy: text).count - 1 }
+        while ContinuousClock.now < deadline {
+            if occurrences() >= count { return true }
+            if !process.isRunning { return occurrences() >= count }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     func waitForLine(containing text: String, timeout: Duration) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

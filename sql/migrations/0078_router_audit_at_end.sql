@@ -14,24 +14,35 @@
 -- writes the captured rows, in their order, just before COMMIT. The rows, their content, actor, channel and
 -- transaction are what daemon_apply_routing writes; only their moment inside the transaction moves.
 --
--- The capture is a row of a private table keyed by the transaction: only the definer functions below can
--- write it (a caller can neither start a capture for someone else's commands nor plant rows in one), a
--- rolled-back subtransaction rolls its captured rows back with it, and a deferred constraint trigger refuses
--- to COMMIT a transaction whose captured rows were never written, so a step can never commit without its
--- audit rows (invariant 2). The table is empty outside such transactions.
+-- The capture lives in a private table, keyed by the transaction: a marker row opens it, each captured audit
+-- row is one more row (appended, never updated), and daemon_finish_step deletes them all as it writes the
+-- audit rows. Only the definer functions below write it (a caller can neither start a capture for someone
+-- else's commands nor plant rows in one), a rolled-back subtransaction rolls its captured rows back with it,
+-- and a deferred constraint trigger on the marker refuses to COMMIT a transaction whose captured rows were
+-- never written, so a step can never commit without its audit rows (invariant 2). The table is empty
+-- outside such transactions.
 
 SET LOCAL ROLE invoiceflow_owner;
 
 CREATE TABLE invoiceflow_private.audit_capture (
-    transaction_id xid8 NOT NULL CONSTRAINT audit_capture_pkey PRIMARY KEY,
-    rows jsonb NOT NULL DEFAULT '[]' CONSTRAINT audit_capture_rows_is_array CHECK (jsonb_typeof(rows) = 'array')
+    id bigint GENERATED ALWAYS AS IDENTITY CONSTRAINT audit_capture_pkey PRIMARY KEY,
+    transaction_id xid8 NOT NULL,
+    captured jsonb CONSTRAINT audit_capture_captured_is_object CHECK (jsonb_typeof(captured) = 'object')
 );
 COMMENT ON TABLE invoiceflow_private.audit_capture IS
-    'Audit rows a routing step has produced but not yet written, one row per transaction that captures (0078). '
-    'Empty outside such transactions; a transaction cannot commit while its row exists.';
+    'Audit rows routing steps have produced but not yet written (0078): per capturing transaction a marker row '
+    '(captured NULL) and one row per audit row, in id order. Empty outside such transactions; a transaction cannot '
+    'commit while its marker exists.';
+COMMENT ON COLUMN invoiceflow_private.audit_capture.id IS 'Order of capture.';
 COMMENT ON COLUMN invoiceflow_private.audit_capture.transaction_id IS 'The capturing transaction (pg_current_xact_id()).';
-COMMENT ON COLUMN invoiceflow_private.audit_capture.rows IS
-    'The captured rows in order: what invoiceflow_private.audit() would have inserted (actor and channel as of capture).';
+COMMENT ON COLUMN invoiceflow_private.audit_capture.captured IS
+    'What invoiceflow_private.audit() would have inserted (actor and channel as of capture); NULL for the marker.';
+CREATE UNIQUE INDEX audit_capture_marker_idx ON invoiceflow_private.audit_capture (transaction_id) WHERE captured IS NULL;
+COMMENT ON INDEX invoiceflow_private.audit_capture_marker_idx IS
+    'One open capture per transaction: what audit() probes to know whether to capture.';
+CREATE INDEX audit_capture_transaction_idx ON invoiceflow_private.audit_capture (transaction_id, id);
+COMMENT ON INDEX invoiceflow_private.audit_capture_transaction_idx IS
+    'A transaction''s captured rows in order, for daemon_finish_step.';
 
 ALTER TABLE invoiceflow_private.audit_capture ENABLE ROW LEVEL SECURITY;
 ALTER TABLE invoiceflow_private.audit_capture FORCE ROW LEVEL SECURITY;
@@ -48,7 +59,7 @@ CREATE FUNCTION invoiceflow_private.audit_capture_unwritten() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF EXISTS (SELECT FROM invoiceflow_private.audit_capture AS c
-               WHERE c.transaction_id OPERATOR(pg_catalog.=) NEW.transaction_id) THEN
+               WHERE c.transaction_id OPERATOR(pg_catalog.=) NEW.transaction_id AND c.captured IS NULL) THEN
         RAISE EXCEPTION 'audit rows were captured in this transaction but never written: refusing to commit'
             USING ERRCODE = 'IF008', HINT = 'A routing step started with daemon_route_step ends with daemon_finish_step.';
     END IF;
@@ -59,7 +70,8 @@ COMMENT ON FUNCTION invoiceflow_private.audit_capture_unwritten() IS
     'Deferred trigger: at COMMIT, refuses a transaction that captured audit rows (audit_capture) and did not write them.';
 REVOKE ALL ON FUNCTION invoiceflow_private.audit_capture_unwritten() FROM PUBLIC;
 CREATE CONSTRAINT TRIGGER audit_capture_written AFTER INSERT ON invoiceflow_private.audit_capture
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION invoiceflow_private.audit_capture_unwritten();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.captured IS NULL)
+    EXECUTE FUNCTION invoiceflow_private.audit_capture_unwritten();
 COMMENT ON TRIGGER audit_capture_written ON invoiceflow_private.audit_capture IS
     'No transaction commits with captured but unwritten audit rows (0078).';
 
@@ -72,12 +84,13 @@ DECLARE
     v_id bigint;
 BEGIN
     -- Inside a routing step (0078): kept for daemon_finish_step, with the identity of this moment.
-    UPDATE invoiceflow_private.audit_capture AS c
-    SET rows = c.rows || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+    INSERT INTO invoiceflow_private.audit_capture (transaction_id, captured)
+    SELECT m.transaction_id, pg_catalog.jsonb_build_object(
         'invoice_id', p_invoice_id, 'entity', p_entity, 'entity_id', p_entity_id, 'action', p_action,
         'actor', invoiceflow.current_employee_id(), 'acting_for', p_acting_for, 'channel', invoiceflow.current_channel(),
-        'before', p_before, 'after', p_after, 'comment', p_comment))
-    WHERE c.transaction_id = pg_catalog.pg_current_xact_id();
+        'before', p_before, 'after', p_after, 'comment', p_comment)
+    FROM invoiceflow_private.audit_capture AS m
+    WHERE m.transaction_id = pg_catalog.pg_current_xact_id() AND m.captured IS NULL;
     IF FOUND THEN
         RETURN NULL;
     END IF;
@@ -97,7 +110,7 @@ CREATE FUNCTION invoiceflow.daemon_route_step(p_work_item_id bigint, p_invoice_i
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO invoiceflow_private.audit_capture (transaction_id) VALUES (pg_catalog.pg_current_xact_id())
-    ON CONFLICT ON CONSTRAINT audit_capture_pkey DO NOTHING;
+    ON CONFLICT (transaction_id) WHERE captured IS NULL DO NOTHING;
     RETURN invoiceflow.daemon_apply_routing(p_work_item_id, p_invoice_id, p_actions, true);
 END
 $$;
@@ -110,11 +123,14 @@ GRANT EXECUTE ON FUNCTION invoiceflow.daemon_route_step(bigint, bigint, jsonb) T
 CREATE FUNCTION invoiceflow.daemon_finish_step(p_mails jsonb DEFAULT '[]') RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v_rows jsonb;
     v_mails integer;
 BEGIN
     IF p_mails IS NULL OR pg_catalog.jsonb_typeof(p_mails) OPERATOR(pg_catalog.<>) 'array' THEN
         PERFORM invoiceflow_private.invalid('p_mails', 'must be a JSON array of rendered mails');
+    END IF;
+    IF NOT EXISTS (SELECT FROM invoiceflow_private.audit_capture AS m
+                   WHERE m.transaction_id OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AND m.captured IS NULL) THEN
+        RAISE EXCEPTION 'no routing step is open in this transaction' USING ERRCODE = 'IF006';
     END IF;
     -- The mails first: the chain head is taken by the first audit row, and held from there to COMMIT.
     SELECT pg_catalog.count(invoiceflow.daemon_enqueue_mail(
@@ -124,12 +140,11 @@ BEGIN
         p_task_id => (m ->> 'task')::bigint))
     INTO v_mails
     FROM pg_catalog.jsonb_array_elements(p_mails) AS m;
-    DELETE FROM invoiceflow_private.audit_capture AS c WHERE c.transaction_id OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()
-    RETURNING c.rows INTO v_rows;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no routing step is open in this transaction' USING ERRCODE = 'IF006';
-    END IF;
     -- In the order captured: the chain trigger gives them their ids and hashes one after another.
+    WITH done AS (
+        DELETE FROM invoiceflow_private.audit_capture AS c
+        WHERE c.transaction_id OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()
+        RETURNING c.id, c.captured)
     INSERT INTO invoiceflow.audit_log (invoice_id, entity, entity_id, action, actor_employee_id, acting_for_employee_id,
                                        channel, before, after, comment, prev_hash, hash)
     SELECT (r ->> 'invoice_id')::bigint, r ->> 'entity', (r ->> 'entity_id')::bigint, r ->> 'action',
@@ -137,8 +152,8 @@ BEGIN
            CASE WHEN pg_catalog.jsonb_typeof(r -> 'before') OPERATOR(pg_catalog.=) 'null' THEN NULL ELSE r -> 'before' END,
            CASE WHEN pg_catalog.jsonb_typeof(r -> 'after') OPERATOR(pg_catalog.=) 'null' THEN NULL ELSE r -> 'after' END,
            r ->> 'comment', '\x', '\x'
-    FROM pg_catalog.jsonb_array_elements(v_rows) WITH ORDINALITY AS e (r, n)
-    ORDER BY e.n;
+    FROM (SELECT d.id, d.captured AS r FROM done AS d WHERE d.captured IS NOT NULL) AS c
+    ORDER BY c.id;
     RETURN v_mails;
 END
 $$;

@@ -5,7 +5,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/company.sql
 
-SELECT plan(13);
+SELECT plan(14);
 
 CREATE FUNCTION pg_temp.actions(p_step text) RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_build_array(
@@ -46,8 +46,9 @@ SELECT ok((SELECT applied -> 'recipients' @> jsonb_build_array(jsonb_build_objec
     'the mail facts come back, as with daemon_apply_routing(..., true)');
 SELECT is((SELECT count(*)::integer FROM invoiceflow.audit_log WHERE id > (SELECT audit_before FROM fx.step)), 0,
     'its audit rows are not written yet');
-SELECT is((SELECT jsonb_array_length(rows) FROM invoiceflow_private.audit_capture
-           WHERE transaction_id = pg_current_xact_id()), 2, 'they are captured for this transaction: assign_task, the note');
+SELECT results_eq($$SELECT captured ->> 'action' FROM invoiceflow_private.audit_capture
+                    WHERE transaction_id = pg_current_xact_id() AND captured IS NOT NULL ORDER BY id$$,
+    $$VALUES ('assign_task'), ('route_step_started')$$, 'they are captured for this transaction, in order');
 -- The commit-time check runs as the daemon's session, as at a real COMMIT.
 SET SESSION AUTHORIZATION invoiceflow_daemon;
 SELECT throws_ok($$SET CONSTRAINTS invoiceflow_private.audit_capture_written IMMEDIATE$$, 'IF008', NULL,
@@ -73,6 +74,10 @@ SELECT is_empty($$SELECT FROM invoiceflow_private.audit_capture$$, 'nothing is l
 SET SESSION AUTHORIZATION invoiceflow_daemon;
 SELECT lives_ok($$SET CONSTRAINTS invoiceflow_private.audit_capture_written IMMEDIATE$$,
     'and the transaction may commit');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION invoiceflow_daemon;
+SELECT throws_ok($$SELECT invoiceflow.daemon_finish_step('[]')$$, 'IF006', NULL,
+    'ending a step that is not open is refused');
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT row(ok, first_broken_id)::text FROM invoiceflow.audit_verify()), '(t,)',
     'the chain verifies with the rows written at the end');
