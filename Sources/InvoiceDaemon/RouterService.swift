@@ -26,7 +26,7 @@ import Synchronization
 public struct RouterService: Service {
     /// How to connect; the login should be `invoiceflow_daemon`.
     public var configuration: PostgresConfiguration
-    /// This router's name in its logs and in the claim it makes.
+    /// This router's name in its logs.
     public var worker: String
     /// Signal this to make the router look at the queue now.
     public let wake: RouterWake
