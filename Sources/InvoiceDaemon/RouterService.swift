@@ -208,8 +208,8 @@ public struct RouterService: Service {
             return nil
         }
         guard let mail, !created.isEmpty else {
-            _ = try RoutingStore.applyAll(
-                actions, invoiceID: claimed.item.invoiceID, workItem: claimed.item.id, withMail: false, on: connection)
+            try RoutingStore.applyAll(
+                actions, invoiceID: claimed.item.invoiceID, workItem: claimed.item.id, on: connection)
             return
         }
         // With mail: the audit rows wait until the mails are rendered and stored (migration 0078), so the

@@ -95,7 +95,7 @@ public struct RoutingMailInvoice: Sendable, Hashable, Decodable {
     }
 }
 
-/// What `daemon_apply_routing` wrote.
+/// What `daemon_route_step` wrote.
 public struct AppliedRouting: Sendable, Decodable {
     /// The ids of the tasks created, in the order of the decision's `createTask` actions.
     public var tasks: [Int64]
@@ -177,23 +177,21 @@ extension RoutingStore {
             calendarExceptions: reply.calendar)
     }
 
-    /// Writes a whole routing decision and marks the item done (unless it parks), in one round trip.
-    /// With `withMail`, also returns who the new tasks' mails go to and the invoice's facts.
+    /// Writes a whole routing decision with its audit rows and marks the item done (unless it parks), in one
+    /// round trip: the step without mail (with mail, ``routeStep(_:invoiceID:workItem:on:)``).
     public static func applyAll(
-        _ actions: [RoutingAction], invoiceID: Int64, workItem: Int64, withMail: Bool,
-        on connection: isolated PostgresConnection
-    ) throws -> AppliedRouting {
+        _ actions: [RoutingAction], invoiceID: Int64, workItem: Int64, on connection: isolated PostgresConnection
+    ) throws {
         let json = try encodeActions(actions)
-        let text = try connection.query(
-            "SELECT invoiceflow.daemon_apply_routing(\(workItem), \(invoiceID), \(json)::jsonb, \(withMail))::text"
-        ).first?.text(0)
-        return try JSONDecoder().decode(AppliedRouting.self, from: Data((text ?? "{\"tasks\":[]}").utf8))
+        try connection.execute(
+            "SELECT invoiceflow.daemon_apply_routing(\(workItem), \(invoiceID), \(json)::jsonb, false)")
     }
 
-    /// Applies a routing decision like ``applyAll(_:invoiceID:workItem:withMail:on:)`` with mail, but keeps
-    /// its audit rows for `daemon_finish_step`, which the caller must run before COMMIT (the database refuses
-    /// the COMMIT otherwise): the audit chain's lock, taken by the first audit row and held to COMMIT, is
-    /// then held for the end of the step only, not while its mails are rendered (migration 0078).
+    /// Applies a routing decision like ``applyAll(_:invoiceID:workItem:on:)``, returning what the new tasks'
+    /// mails need (their ids, the recipients, the invoice's facts), but keeps its audit rows for
+    /// `daemon_finish_step`, which the caller must run before COMMIT (the database refuses the COMMIT
+    /// otherwise): the audit chain's lock, taken by the first audit row and held to COMMIT, is then held for
+    /// the end of the step only, not while its mails are rendered (migration 0078).
     public static func routeStep(
         _ actions: [RoutingAction], invoiceID: Int64, workItem: Int64, on connection: isolated PostgresConnection
     ) throws -> AppliedRouting {
