@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 \ir fixtures/company.sql
 
-SELECT plan(14);
+SELECT plan(19);
 
 -- 1 000 synthetic initiators and 500 synthetic approvers (no login roles: they never query).
 INSERT INTO invoiceflow.employee (full_name, email)
@@ -112,6 +112,40 @@ SELECT is((SELECT count(*) FROM invoiceflow.invoice_card WHERE id = fx.inv('paym
 RESET SESSION AUTHORIZATION;
 SELECT diag('invoice_card by id (treasurer): ' || (:'tcard_run'::jsonb -> 0 ->> 'Execution Time') || ' ms');
 SELECT diag('SELECT from invoice by ids (boris, policy with task helper): ' || (:'vis_run'::jsonb -> 0 ->> 'Execution Time') || ' ms');
+
+-- The duplicate check of create, edit and submit (0080) is an index lookup by the receiver, not a pass over
+-- every live invoice: a copy of a loaded invoice is refused as a duplicate without reading the invoice table
+-- sequentially (this transaction's own scan counters), and the lookup's plan seeks by the counterparty.
+CREATE FUNCTION fx.invoice_scans() RETURNS TABLE (seq bigint) LANGUAGE sql AS $$
+    SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'invoiceflow.invoice'::regclass
+$$;
+SELECT id AS load2 FROM invoiceflow.invoice WHERE supplier_invoice_number = 'LOAD-2' \gset
+SELECT seq AS seq0, clock_timestamp() AS dup_t0 FROM fx.invoice_scans() \gset
+SELECT throws_ok($$SELECT invoiceflow_private.check_duplicate(
+                       jsonb_populate_record(NULL::invoiceflow.invoice,
+                           to_jsonb(i) - 'id' || jsonb_build_object('supplier_invoice_number', ' load-2 ')))
+                   FROM invoiceflow.invoice AS i WHERE i.id = $$ || :load2,
+    'IF004', NULL, 'a copy of one of 200 000 invoices is a duplicate');
+SELECT diag('duplicate check at 200 010 invoices: '
+    || round(extract(epoch FROM clock_timestamp() - :'dup_t0'::timestamptz) * 1000, 2) || ' ms');
+SELECT is((SELECT seq FROM fx.invoice_scans()), :seq0::bigint,
+    'found without a sequential scan of the invoices');
+SELECT seq AS seq0 FROM fx.invoice_scans() \gset
+SELECT throws_ok($$SELECT invoiceflow_private.check_duplicate(
+                       jsonb_populate_record(NULL::invoiceflow.invoice, to_jsonb(i) - 'id'))
+                   FROM invoiceflow.invoice AS i WHERE i.id = fx.inv('intercompany')$$,
+    'IF004', NULL, 'an intercompany copy is a duplicate too');
+SELECT is((SELECT seq FROM fx.invoice_scans()), :seq0::bigint,
+    'found by the intercompany keys, without a sequential scan');
+SELECT fx.plan_of(format($$SELECT i.id FROM invoiceflow.invoice AS i
+    WHERE i.counterparty_id = %s AND i.supplier_invoice_number_norm = 'LOAD2' AND i.stage <> 'withdrawn'
+      AND i.id IS DISTINCT FROM NULL AND i.receiving_subdivision_id IS NOT DISTINCT FROM NULL
+      AND (i.supplier_invoice_date = current_date OR i.amount_minor = 1002)
+    ORDER BY i.id LIMIT 1$$, :medsupply)) AS dup_plan \gset
+SELECT ok(EXISTS (SELECT FROM jsonb_path_query(:'dup_plan'::jsonb, 'strict $.**') AS n
+                  WHERE jsonb_typeof(n) = 'object' AND n ->> 'Index Name' LIKE 'invoice_duplicate%'
+                    AND n ->> 'Index Cond' LIKE '%counterparty_id = %'),
+    'the lookup seeks a duplicate index by the counterparty: ' || array_to_string(fx.scans(:'dup_plan'), ', '));
 
 SELECT * FROM finish();
 ROLLBACK;
