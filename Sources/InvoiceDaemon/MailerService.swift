@@ -8,7 +8,8 @@ import ServiceLifecycle
 ///
 /// It wakes on NOTIFY `invoiceflow_mail`, on ``wake`` and on a timer (NOTIFY is only a hint), claims
 /// due messages under a lease and commits before any network I/O, sends each with the transport (one
-/// reused SMTP connection), and records every attempt with the relay's reply. The outbox decides what
+/// reused SMTP connection), and records every attempt with the relay's reply (the attempts of a batch in
+/// one transaction once the batch is sent, or once the relay refuses our configuration). The outbox decides what
 /// follows from the outcome: sent; transient or unknown after the final dot → retry after
 /// ``MailRetryPolicy`` with the same bytes and Message-ID; permanent → dead-letter; configuration fault →
 /// the whole queue pauses, keeping the messages, until an administrator resumes it. A crash while
@@ -114,27 +115,48 @@ public struct MailerService: Service {
         }
         var index = 0
         while index < claimed.count {
-            let mail = claimed[index]
-            index += 1
-            let outcome = await transport.send(mail.message)
-            if Task.isCancelled && outcome.kind != .sent {
-                // Shutting down: the lease expires and the message is sent later; nothing to record.
-                return claimed.count
+            // Send until the batch ends or the relay refuses our setup, then record that run of attempts in
+            // one transaction: one commit for the run instead of one per message. A crash before it
+            // commits leaves the run's leases to expire and its messages to be sent again, with the same
+            // Message-IDs and bytes — the at-least-once the outbox promises, over a few messages, not one.
+            var run: [(mail: MailOutbox.ClaimedMail, outcome: DeliveryOutcome)] = []
+            var stopping = false
+            while index < claimed.count {
+                let mail = claimed[index]
+                let outcome = await transport.send(mail.message)
+                if Task.isCancelled && outcome.kind != .sent {
+                    // Shutting down: the lease expires and the message is sent later; nothing to record.
+                    stopping = true
+                    break
+                }
+                index += 1
+                run.append((mail, outcome))
+                if outcome.kind == .configuration { break }
             }
-            let state = try await record(outcome, of: mail, on: connection)
-            // Here, not in record(): the rest of a batch handed back by a pause was never attempted.
-            metrics?.mailRecorded(outcome, state: state)
-            if state == .paused {
+            let states = try await record(run, on: connection)
+            for ((mail, outcome), state) in zip(run, states) {
+                log(outcome, of: mail, state: state.state, delay: state.delay)
+                metrics?.mailRecorded(outcome, state: state.state)
+            }
+            if stopping { return claimed.count }
+            if let last = run.last, states.last?.state == .paused {
+                let outcome = last.outcome
                 paused = true
                 logger.error(
                     "mail queue paused: the relay refused our configuration; messages are kept until it is fixed and `invoiceflow mail resume` runs",
                     metadata: ["worker": "\(worker)", "smtp.outcome": "\(outcome)"])
-                // Give the rest of the batch back unsent: the pause keeps them pending with their attempt uncounted.
-                for rest in claimed[index...] {
-                    let untried = DeliveryOutcome(
-                        kind: .configuration, phase: outcome.phase, reply: nil,
-                        detail: "not attempted: the queue paused")
-                    _ = try await record(untried, of: rest, on: connection)
+                // Give the rest of the batch back unsent: the pause keeps them pending with their attempt
+                // uncounted. (Here, not in record(): they were never attempted, so no metrics.)
+                let untried = claimed[index...].map { rest in
+                    (
+                        mail: rest,
+                        outcome: DeliveryOutcome(
+                            kind: .configuration, phase: outcome.phase, reply: nil,
+                            detail: "not attempted: the queue paused")
+                    )
+                }
+                for ((mail, outcome), state) in zip(untried, try await record(untried, on: connection)) {
+                    log(outcome, of: mail, state: state.state, delay: state.delay)
                 }
                 return claimed.count
             }
@@ -142,16 +164,20 @@ public struct MailerService: Service {
         return claimed.count
     }
 
+    /// Records a run of attempts, in order, in one transaction; returns each one's state and back-off.
     private func record(
-        _ outcome: DeliveryOutcome, of mail: MailOutbox.ClaimedMail, on connection: PostgresConnection
-    ) async throws -> MailOutbox.RecordedState {
-        let worker = self.worker
-        let delay = retry.delay(afterAttempt: mail.attempt)
-        let state = try await connection.transaction { connection in
-            try MailOutbox.record(outcome, of: mail.id, worker: worker, retryAfter: delay, on: connection)
+        _ run: [(mail: MailOutbox.ClaimedMail, outcome: DeliveryOutcome)], on connection: PostgresConnection
+    ) async throws -> [(state: MailOutbox.RecordedState, delay: Duration)] {
+        guard !run.isEmpty else { return [] }
+        let (worker, retry) = (self.worker, self.retry)
+        return try await connection.transaction { connection in
+            try run.map { mail, outcome in
+                let delay = retry.delay(afterAttempt: mail.attempt)
+                let state = try MailOutbox.record(
+                    outcome, of: mail.id, worker: worker, retryAfter: delay, on: connection)
+                return (state, delay)
+            }
         }
-        log(outcome, of: mail, state: state, delay: delay)
-        return state
     }
 
     private func log(

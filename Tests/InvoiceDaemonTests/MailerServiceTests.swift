@@ -300,7 +300,9 @@ struct MailerServiceTests {
         try await outbox.close()
     }
 
-    @Test("with no relay configured, each message is written once as an .eml file with the stored bytes")
+    @Test(
+        "with no relay configured, each message is written once as an .eml file with the stored bytes, a batch recorded at once"
+    )
     func emlFolder() async throws {
         let server = try SMTPTestServer()  // only for its Python e-mail parser
         let outbox = try await Outbox.make()
@@ -317,6 +319,12 @@ struct MailerServiceTests {
         #expect(delivered)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         #expect(files == ["\(first).eml", "\(second).eml"].sorted())
+        // Both were claimed in one batch, and their attempts were recorded in one transaction.
+        let recorded = try await outbox.admin.query(
+            "SELECT count(*)::integer AS attempts, count(DISTINCT xmin::text)::integer AS transactions FROM invoiceflow_private.mail_attempt"
+        )[0]
+        #expect(try recorded.decode("attempts", as: Int.self) == 2)
+        #expect(try recorded.decode("transactions", as: Int.self) == 1)
         let file = folder.file(for: try MessageID(first))
         let stored = try await outbox.content(of: first)
         #expect(try Data(contentsOf: file) == stored)

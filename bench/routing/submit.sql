@@ -1,3 +1,4 @@
--- One submission (pgbench script, connected as one initiator): the initiator's oldest draft.
-SELECT invoiceflow.submit_invoice((SELECT min(i.id) FROM invoiceflow.invoice AS i
-                                   WHERE i.stage = 'draft' AND i.initiator_id = invoiceflow.current_employee_id()));
+-- One submission (pgbench script, connected as one initiator, -D n=0): the initiator's next draft in
+-- creation order (bench_draft, made by bench/routing/run), found by its primary key.
+\set n :n + 1
+SELECT invoiceflow.submit_invoice((SELECT d.invoice_id FROM bench_draft AS d WHERE d.initiator = current_user AND d.ord = :n));

@@ -126,7 +126,7 @@ SELECT throws_ok($$SELECT invoiceflow_private.check_duplicate(
                            to_jsonb(i) - 'id' || jsonb_build_object('supplier_invoice_number', ' load-2 ')))
                    FROM invoiceflow.invoice AS i WHERE i.id = $$ || :load2,
     'IF004', NULL, 'a copy of one of 200 000 invoices is a duplicate');
-SELECT diag('duplicate check at 200 010 invoices: '
+SELECT diag('duplicate check at 200 010 invoices, first call with these statistics (planning included): '
     || round(extract(epoch FROM clock_timestamp() - :'dup_t0'::timestamptz) * 1000, 2) || ' ms');
 SELECT is((SELECT seq FROM fx.invoice_scans()), :seq0::bigint,
     'found without a sequential scan of the invoices');
