@@ -30,6 +30,10 @@ public struct MailerService: Service {
     public var sweepInterval: Duration
     /// Messages claimed per round.
     public var batchSize: Int
+    /// How long a woken mailer waits before it claims, so that one claim takes the messages that arrive
+    /// together (a routing backlog notifies once per message): mail is not a matter of milliseconds, and a
+    /// claim and its record cost the same for one message as for a batch.
+    public var gather: Duration
     /// How long a claim holds; longer than the SMTP final-dot timeout (10 min).
     public var lease: Duration
     /// Whether to LISTEN for `invoiceflow_mail` (tests that drive the mailer by hand turn it off).
@@ -43,7 +47,7 @@ public struct MailerService: Service {
         configuration: PostgresConfiguration, worker: String, transport: any MailTransport, logger: Logger,
         retry: MailRetryPolicy = MailRetryPolicy(), wake: RouterWake = RouterWake(),
         sweepInterval: Duration = .seconds(5), batchSize: Int = 10, lease: Duration = .seconds(15 * 60),
-        listens: Bool = true
+        gather: Duration = .milliseconds(100), listens: Bool = true
     ) {
         self.configuration = configuration.setting("application_name", "invoiceflow-mailer")
         self.worker = worker
@@ -54,6 +58,7 @@ public struct MailerService: Service {
         self.sweepInterval = sweepInterval
         self.batchSize = batchSize
         self.lease = lease
+        self.gather = gather
         self.listens = listens
     }
 
@@ -92,8 +97,14 @@ public struct MailerService: Service {
         await loop.run(
             failure: "mailer round failed; reconnecting to the database", metadata: ["worker": "\(worker)"]
         ) { live in
+            if gather > .zero {
+                try? await Task.sleep(for: gather)
+                if Task.isCancelled { return }
+            }
+            // Claim again only after a full batch: a short one emptied the queue of due messages, and what
+            // is enqueued from here on signals the wake-up, which the next wait returns at once for.
             var round = try await drain(live, paused: &paused)
-            while round > 0 && !Task.isCancelled { round = try await drain(live, paused: &paused) }
+            while round >= batchSize && !Task.isCancelled { round = try await drain(live, paused: &paused) }
         }
     }
 

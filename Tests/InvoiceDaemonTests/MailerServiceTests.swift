@@ -4,6 +4,7 @@ import InvoiceTestSupport
 import Logging
 import PostgresClient
 import SMTP
+import Synchronization
 import Testing
 
 @testable import InvoiceDaemon
@@ -297,6 +298,34 @@ struct MailerServiceTests {
         #expect(recipients.map(\.locale) == [.ru, .en])
         #expect(recipients.first?.employeeID == ids[0])
         #expect(facts == nil)
+        try await outbox.close()
+    }
+
+    @Test("messages enqueued together while the mailer waits are claimed together and recorded in one transaction")
+    func gathered() async throws {
+        let outbox = try await Outbox.make()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mail-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ids = Mutex<[String]?>(nil)
+        // Five routing steps' worth of mail, one transaction (and one NOTIFY) each, once the mailer is idle.
+        let delivered = try await Self.runMailer(outbox, transport: MailFolder(directory: directory)) {
+            guard let known = ids.withLock({ $0 }) else {
+                try await Task.sleep(for: .milliseconds(300))
+                var enqueued: [String] = []
+                for n in 1...5 { enqueued.append(try await outbox.enqueue(to: "person\(n)@example.org")) }
+                ids.withLock { $0 = enqueued }
+                return false
+            }
+            for id in known where try await outbox.state(of: id).state != "sent" { return false }
+            return true
+        }
+        #expect(delivered)
+        let recorded = try await outbox.admin.query(
+            "SELECT count(*)::integer AS attempts, count(DISTINCT xmin::text)::integer AS transactions FROM invoiceflow_private.mail_attempt"
+        )[0]
+        #expect(try recorded.decode("attempts", as: Int.self) == 5)
+        // One claim took them all; a sweep falling between two of the five may split them once.
+        #expect(try recorded.decode("transactions", as: Int.self) <= 2)
         try await outbox.close()
     }
 
