@@ -94,9 +94,8 @@ public struct RouterService: Service {
         let installed = RoutesInstalled()
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<connections {
-                // Each loop waits on its own wake-up: one waiter per RouterWake, and every hint reaches all.
-                let wake = index == 0 && connections == 1 ? self.wake : self.wake.follower()
-                group.addTask { await self.loop(index: index, wake: wake, installed: installed) }
+                // All loops wait on the one wake-up; a hint wakes one of them, which drains the queue.
+                group.addTask { await self.loop(index: index, wake: self.wake, installed: installed) }
             }
             await group.waitForAll()
         }

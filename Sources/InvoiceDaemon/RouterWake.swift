@@ -1,13 +1,18 @@
 import Synchronization
 
-/// A coalescing wake-up for one router: any number of signals while the router is busy become one
-/// wake-up. NOTIFY is only a hint, so collapsing hints loses nothing; the router sweeps on a timer too.
-/// A router with several connections gives each loop a ``follower()``, so one signal wakes them all.
+/// A coalescing wake-up for a router's loops (or the mailer): any number of signals while every waiter is
+/// busy become one wake-up, kept for the next wait. NOTIFY is only a hint, so collapsing hints loses
+/// nothing; the loops sweep on a timer too.
+///
+/// Several loops may wait on one wake-up; a signal wakes one of them, the one that has waited longest.
+/// A woken loop drains the queue until a claim comes back empty, so one loop per hint is enough, and the
+/// others keep waiting instead of each making an empty claim per submission (the router's loops were
+/// all woken by every NOTIFY until stop 12).
 public final class RouterWake: Sendable {
     private struct State {
         var pending = false
-        var waiter: CheckedContinuation<Void, Never>?
-        var followers: [RouterWake] = []
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var nextWaiter: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -15,29 +20,19 @@ public final class RouterWake: Sendable {
     /// Creates a wake-up with nothing pending.
     public init() {}
 
-    /// Wakes the router, now if it waits, else at its next wait; and every follower the same way.
+    /// Wakes the longest-waiting loop now, or, if none waits, the next one to wait.
     public func signal() {
-        let (waiter, followers) = state.withLock { state -> (CheckedContinuation<Void, Never>?, [RouterWake]) in
-            guard let waiter = state.waiter else {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.waiters.isEmpty else {
                 state.pending = true
-                return (nil, state.followers)
+                return nil
             }
-            state.waiter = nil
-            return (waiter, state.followers)
+            return state.waiters.removeFirst().continuation
         }
         waiter?.resume()
-        for follower in followers { follower.signal() }
     }
 
-    /// A new wake-up signalled whenever this one is: for one more loop waiting on the same hints (each
-    /// wake-up has one waiter at a time, and each loop must see every hint).
-    func follower() -> RouterWake {
-        let follower = RouterWake()
-        state.withLock { $0.followers.append(follower) }
-        return follower
-    }
-
-    /// Returns at the first signal, after `timeout`, or when the task is cancelled. One waiter at a time.
+    /// Returns at a signal, after `timeout`, or when the task is cancelled.
     func wait(timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForSignal() }
@@ -48,24 +43,30 @@ public final class RouterWake: Sendable {
     }
 
     private func waitForSignal() async {
+        let id = state.withLock { state -> UInt64 in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 // Cancellation may have happened before the continuation was stored (the handler then
                 // found nothing to resume): Task.isCancelled is already true in that case.
                 let now = state.withLock { state -> Bool in
-                    if state.pending || Task.isCancelled {
+                    if state.pending {
                         state.pending = false
                         return true
                     }
-                    state.waiter = continuation
+                    if Task.isCancelled { return true }
+                    state.waiters.append((id, continuation))
                     return false
                 }
                 if now { continuation.resume() }
             }
         } onCancel: {
+            // A waiter a signal already took was resumed by it; only one still queued is resumed here.
             let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                defer { state.waiter = nil }
-                return state.waiter
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index).continuation
             }
             waiter?.resume()
         }

@@ -4,6 +4,7 @@ import InvoiceStore
 import InvoiceTestSupport
 import Logging
 import PostgresClient
+import Synchronization
 import Testing
 
 @testable import InvoiceDaemon
@@ -214,21 +215,58 @@ struct RouterQueueTests {
 
 @Suite("router wake-ups")
 struct RouterWakeTests {
-    @Test("one signal wakes every follower, each once; a signal while nobody waits is kept for the next wait")
-    func signalReachesEveryFollower() async {
+    @Test("a signal while nobody waits is kept for the next wait, once")
+    func signalIsKept() async {
         let wake = RouterWake()
-        let first = wake.follower()
-        let second = wake.follower()
+        wake.signal()
         wake.signal()
         let started = ContinuousClock.now
-        async let a: Void = first.wait(timeout: .seconds(30))
-        async let b: Void = second.wait(timeout: .seconds(30))
-        _ = await (a, b)
+        await wake.wait(timeout: .seconds(30))
         #expect(ContinuousClock.now - started < .seconds(5))
-        // Consumed: the next wait lasts its timeout.
+        // Both signals came while nobody waited: one wake-up. The next wait lasts its timeout.
         let again = ContinuousClock.now
-        await first.wait(timeout: .milliseconds(200))
+        await wake.wait(timeout: .milliseconds(200))
         #expect(ContinuousClock.now - again >= .milliseconds(200))
+    }
+
+    @Test("with two loops waiting, one signal wakes one of them, the longest waiting; a second wakes the other")
+    func signalWakesOneWaiter() async throws {
+        let wake = RouterWake()
+        let woken = Woken()
+        let first = Task {
+            await wake.wait(timeout: .seconds(30))
+            woken.names.withLock { $0.append("first") }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let second = Task {
+            await wake.wait(timeout: .seconds(30))
+            woken.names.withLock { $0.append("second") }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        wake.signal()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(woken.names.withLock { $0 } == ["first"])
+        wake.signal()
+        await first.value
+        await second.value
+        #expect(woken.names.withLock { $0 } == ["first", "second"])
+    }
+
+    /// The order in which waiting tasks were woken.
+    final class Woken: Sendable {
+        let names = Mutex<[String]>([])
+    }
+
+    @Test("a waiter whose wait times out leaves no trace: the next signal wakes a loop still waiting")
+    func timedOutWaiterIsForgotten() async throws {
+        let wake = RouterWake()
+        await wake.wait(timeout: .milliseconds(50))
+        let started = ContinuousClock.now
+        let waiting = Task { await wake.wait(timeout: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(100))
+        wake.signal()
+        await waiting.value
+        #expect(ContinuousClock.now - started < .seconds(5))
     }
 }
 
