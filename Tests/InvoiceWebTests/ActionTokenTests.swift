@@ -37,6 +37,20 @@ struct ActionTokenTests {
         }
     }
 
+    @Test("the same signature spelled with the unused low bits of its last character set is a forgery")
+    func nonCanonicalSignature() throws {
+        let keyring = try #require(LinkKeyring([Self.keyA]))
+        let text = Self.token.signed(with: keyring)
+        // 32 bytes in 43 base64url characters: the last one carries 4 bits and 2 unused ones.
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let last = try #require(text.last.flatMap { alphabet.firstIndex(of: $0) })
+        #expect(last % 4 == 0, "the signer writes the canonical spelling")
+        let respelled = String(text.dropLast()) + String(alphabet[last | 1])
+        #expect(throws: ActionToken.Refusal.forged) {
+            try ActionToken.verify(respelled, with: keyring, now: Self.now)
+        }
+    }
+
     @Test("a token past its expiry is refused as expired, not as forged")
     func expired() throws {
         let keyring = try #require(LinkKeyring([Self.keyA]))
