@@ -7,18 +7,6 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 
 SELECT plan(16);
 
-CREATE FUNCTION pg_temp.plan_of(p_query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_line text;
-    v_plan text := '';
-BEGIN
-    FOR v_line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || p_query LOOP
-        v_plan := v_plan || v_line || E'\n';
-    END LOOP;
-    RETURN v_plan;
-END
-$$;
-
 -- The settings are on the functions, so every caller's statements get them.
 SELECT ok((SELECT 'enable_seqscan=off' = ANY (proconfig) FROM pg_proc
            WHERE oid = 'invoiceflow_private.audit_chain_append()'::regprocedure),
@@ -35,12 +23,12 @@ SELECT ok((SELECT 'enable_seqscan=off' = ANY (proconfig) FROM pg_proc
 -- With that setting, and only with it, the statements take the indexes (the tables are tiny here, as they
 -- are after a VACUUM: the planner would scan them otherwise).
 SET LOCAL enable_seqscan = off;
-SELECT matches(pg_temp.plan_of('SELECT * FROM invoiceflow_private.audit_chain_head AS h WHERE h.singleton FOR UPDATE'),
+SELECT matches(fx.plan_text('SELECT * FROM invoiceflow_private.audit_chain_head AS h WHERE h.singleton FOR UPDATE'),
     'Index Scan using audit_chain_head_pkey', 'the head row is found by its primary key');
-SELECT matches(pg_temp.plan_of($$SELECT FROM invoiceflow_private.audit_capture AS m
+SELECT matches(fx.plan_text($$SELECT FROM invoiceflow_private.audit_capture AS m
                                  WHERE m.transaction_id = pg_current_xact_id() AND m.captured IS NULL$$),
     'audit_capture_marker_idx', 'the capture probe uses the marker index');
-SELECT matches(pg_temp.plan_of($$DELETE FROM invoiceflow_private.audit_capture AS c
+SELECT matches(fx.plan_text($$DELETE FROM invoiceflow_private.audit_capture AS c
                                  WHERE c.transaction_id = pg_current_xact_id() RETURNING c.id$$),
     'audit_capture_transaction_idx', 'the end of a step finds its captured rows by index');
 SET LOCAL enable_seqscan = on;

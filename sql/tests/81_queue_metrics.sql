@@ -110,24 +110,13 @@ INSERT INTO invoiceflow_private.work_item (invoice_id, kind, created_at, done_at
 SELECT fx.inv('approval'), 'submitted', now() - interval '1 day', now() FROM generate_series(1, 20000);
 ANALYZE invoiceflow_private.mail_outbox;
 ANALYZE invoiceflow_private.work_item;
-CREATE FUNCTION fx.plan_of(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_line text;
-    v_plan text := '';
-BEGIN
-    FOR v_line IN EXECUTE 'EXPLAIN ' || p_sql LOOP
-        v_plan := v_plan || v_line || E'\n';
-    END LOOP;
-    RETURN v_plan;
-END
-$$;
-SELECT unalike(fx.plan_of($$SELECT min(created_at) FROM invoiceflow_private.mail_outbox WHERE state = 'pending'$$),
+SELECT unalike(fx.plan_text($$SELECT min(created_at) FROM invoiceflow_private.mail_outbox WHERE state = 'pending'$$),
     '%Seq Scan%', 'the oldest pending message is found without a sequential scan of the outbox');
-SELECT unalike(fx.plan_of($$SELECT count(*) FROM invoiceflow_private.mail_outbox WHERE state = 'dead'$$),
+SELECT unalike(fx.plan_text($$SELECT count(*) FROM invoiceflow_private.mail_outbox WHERE state = 'dead'$$),
     '%Seq Scan%', 'dead messages are counted without a sequential scan');
 -- Either partial index of unfinished items answers it (0076's work_item_unfinished_invoice_idx ties with
 -- work_item_pending_created_idx on a queue this small); neither reads the finished history.
-SELECT ok(fx.plan_of($$SELECT min(created_at) FROM invoiceflow_private.work_item WHERE done_at IS NULL AND parked_at IS NULL$$)
+SELECT ok(fx.plan_text($$SELECT min(created_at) FROM invoiceflow_private.work_item WHERE done_at IS NULL AND parked_at IS NULL$$)
     SIMILAR TO '%(work_item_pending_created_idx|work_item_unfinished_invoice_idx)%',
     'the oldest pending routing item is read from a partial index of unfinished items');
 
