@@ -19,7 +19,7 @@ def main():
     parser = argparse.ArgumentParser()
     for name in ("steady", "logs"):
         parser.add_argument("--" + name, required=True)
-    for name in ("rate", "seconds", "queued", "routed", "span", "commits", "wal", "parked", "mails", "ceiling",
+    for name in ("rate", "seconds", "queued", "routed", "span", "commits", "wal", "writes", "parked", "mails", "ceiling",
                  "clients"):
         parser.add_argument("--" + name, type=float, required=True)
     a = parser.parse_args()
@@ -68,11 +68,15 @@ def main():
     print("backlog: %d work items queued, %d invoices routed in %.2f s: %.0f routing steps/s"
           % (a.queued, a.routed, a.span, steps))
     if a.queued:
-        print("  per work item: %.2f commits, %.0f bytes of WAL (daemon, mailer and all)"
-              % (a.commits / a.queued, a.wal / a.queued))
+        print("  per work item: %.2f commits, %.0f bytes of WAL, %.1f rows written (daemon, mailer and all)"
+              % (a.commits / a.queued, a.wal / a.queued, a.writes / a.queued))
     print("parked work items: %d; mails in the outbox: %d" % (a.parked, a.mails))
     print("ceiling (pgbench, %d clients as the router's connections, INSERT + pg_notify per transaction): %.0f tps"
           % (a.clients, a.ceiling))
+    if a.queued and a.span > 0:
+        # Context for the ratio: the ceiling writes one row per transaction, a routing step many.
+        print("rows written/s: routing %.0f, ceiling %.0f (one per transaction)"
+              % (a.writes / a.queued * steps, a.ceiling))
     print("ratio routing/ceiling: %.2f" % (steps / a.ceiling if a.ceiling else 0))
 
 
