@@ -38,6 +38,8 @@ public struct Configuration: Sendable {
     public var reportRefreshInterval: Duration?
     /// How often the scheduler runs a round of SLA reminders, escalations and overdue notices.
     public var schedulerInterval: Duration
+    /// How many connections route at once (each routes one invoice at a time).
+    public var routerConnections: Int
     /// The lowest level logged.
     public var logLevel: Logger.Level
     /// How log lines are written.
@@ -74,6 +76,9 @@ public struct Configuration: Sendable {
         Key(
             "INVOICEFLOW_SCHEDULER_INTERVAL_SECONDS",
             "seconds between the scheduler's rounds (reminders, escalations, overdue documents), 1...3600 (default 60)"),
+        Key(
+            "INVOICEFLOW_ROUTER_CONNECTIONS",
+            "routing connections of the daemon, each routing one invoice at a time, 1...16 (default 2)"),
         Key("INVOICEFLOW_LOG_LEVEL", "trace, debug, info, notice, warning, error, critical (default info)"),
         Key("INVOICEFLOW_LOG_FORMAT", "auto, text or json (default auto: text on a terminal, JSON otherwise)"),
     ]
@@ -190,6 +195,17 @@ public struct Configuration: Sendable {
             schedulerInterval = .seconds(seconds)
         } else {
             schedulerInterval = .seconds(60)
+        }
+
+        if let raw = value("INVOICEFLOW_ROUTER_CONNECTIONS") {
+            guard let count = Int(raw), (1...16).contains(count) else {
+                throw ConfigurationError(
+                    key: "INVOICEFLOW_ROUTER_CONNECTIONS",
+                    problem: "must be a whole number from 1 to 16, not \"\(raw)\"")
+            }
+            routerConnections = count
+        } else {
+            routerConnections = RouterService.defaultConnections
         }
 
         if let raw = value("INVOICEFLOW_LOG_LEVEL") {

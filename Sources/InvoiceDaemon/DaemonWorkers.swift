@@ -29,7 +29,8 @@ public struct DaemonWorkers: Sendable {
         let composer = try MailComposer(
             sender: settings.mail.sender, publicURL: settings.mail.publicURL, actionLinks: actionLinks)
         var router = RouterService(
-            configuration: database, logger: logger, mail: RouterMail(composer: composer))
+            configuration: database, logger: logger, mail: RouterMail(composer: composer),
+            connections: settings.routerConnections)
         router.metrics = metrics
         var mailer = try MailerService(settings.mail, configuration: database, logger: logger)
         mailer.metrics = metrics

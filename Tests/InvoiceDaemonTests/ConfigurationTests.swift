@@ -15,6 +15,7 @@ struct ConfigurationTests {
         }
         #expect(directory == "var/postgres")
         #expect(settings.poolSize == 4)
+        #expect(settings.routerConnections == 2)
         #expect(settings.logLevel == .info)
         #expect(settings.logFormat == .auto)
     }
@@ -40,6 +41,9 @@ struct ConfigurationTests {
             ("INVOICEFLOW_POOL_SIZE", "0"),
             ("INVOICEFLOW_POOL_SIZE", "many"),
             ("INVOICEFLOW_POOL_SIZE", "65"),
+            ("INVOICEFLOW_ROUTER_CONNECTIONS", "0"),
+            ("INVOICEFLOW_ROUTER_CONNECTIONS", "17"),
+            ("INVOICEFLOW_ROUTER_CONNECTIONS", "two"),
             ("INVOICEFLOW_LOG_LEVEL", "loud"),
             ("INVOICEFLOW_LOG_FORMAT", "xml"),
             ("INVOICEFLOW_DATABASE_URL", "host=x nosuchkey=1"),
@@ -51,6 +55,12 @@ struct ConfigurationTests {
         } throws: { error in
             (error as? ConfigurationError)?.key == key && "\(error)".contains(key)
         }
+    }
+
+    @Test("INVOICEFLOW_ROUTER_CONNECTIONS sets how many connections route, 1 to 16", arguments: [1, 3, 16])
+    func routerConnections(_ count: Int) throws {
+        let settings = try Configuration.load(environment: ["INVOICEFLOW_ROUTER_CONNECTIONS": "\(count)"])
+        #expect(settings.routerConnections == count)
     }
 
     @Test("test-harness variables are not configuration keys and are ignored")

@@ -43,7 +43,9 @@ struct ServeProcessTests {
         #expect(try await second.terminate(timeout: .seconds(30)) == 0)
     }
 
-    @Test("serves as the daemon's own unprivileged role once the owner has migrated the schema")
+    @Test(
+        "serves as the daemon's own unprivileged role once the owner has migrated the schema, routing on the configured connections"
+    )
     func servesAsDaemonRole() async throws {
         let database = try await TestPostgres.createDatabase()
         let owner = try await database.connect()
@@ -54,7 +56,7 @@ struct ServeProcessTests {
         let asDaemon = database.configuration.setting("user", "invoiceflow_daemon")
         let daemon = try DaemonProcess(
             arguments: ["serve"], dataDirectory: FileManager.default.temporaryDirectory.path,
-            extraEnvironment: ["INVOICEFLOW_DATABASE_URL": asDaemon.conninfo])
+            extraEnvironment: ["INVOICEFLOW_DATABASE_URL": asDaemon.conninfo, "INVOICEFLOW_ROUTER_CONNECTIONS": "3"])
         #expect(try await daemon.waitForLine(containing: "sweeping pending work", timeout: .seconds(60)))
         #expect(daemon.output.contains("\"applied_now\":\"0\""))
         // One LISTEN connection serves the whole daemon, on both the work and the mail channel.
@@ -65,6 +67,18 @@ struct ServeProcessTests {
             WHERE datname = current_database() AND application_name = 'invoiceflow-listener'
             """)
         #expect(try listening[0].decode("n", as: Int.self) == 1)
+        // As many routing connections as configured (the default is 2).
+        var routers = 0
+        for _ in 0..<100 {
+            routers = try await observer.query(
+                """
+                SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity
+                WHERE datname = current_database() AND application_name = 'invoiceflow-router'
+                """)[0].decode("n", as: Int.self)
+            if routers >= 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(routers == 3)
         await observer.close()
         #expect(try await daemon.terminate(timeout: .seconds(30)) == 0)
         #expect(!daemon.output.contains("42501"))
