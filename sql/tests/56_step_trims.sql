@@ -1,4 +1,4 @@
--- 55_step_trims.sql: migration 0081 — the routing claim looks at its candidates one at a time, and takes the
+-- 56_step_trims.sql: migration 0081 — the routing claim looks at its candidates one at a time, and takes the
 -- same item as before.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
