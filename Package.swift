@@ -103,6 +103,7 @@ let package = Package(
             name: "invoiceflow",
             dependencies: [
                 "InvoiceDaemon",
+                "InvoiceStore",
                 "InvoiceWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InvoiceDaemon
+import InvoiceStore
 import InvoiceWeb
 import Logging
 import PostgresClient
@@ -82,11 +83,17 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version of InvoiceFlow and its libraries.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the version of InvoiceFlow, its libraries and the schema it carries.")
 
-    func run() {
+    func run() throws {
         print("invoiceflow \(InvoiceFlowVersion.current)")
         print("libpq \(libpqVersion / 10000).\(libpqVersion % 10000)")
+        // The newest embedded migration: what `migrate` brings a database to. The scripts compare it with
+        // sql/migrations, because the build plugin lists that folder only when the package is re-evaluated.
+        let migrations = try InvoiceSchema.migrations()
+        let newest = migrations.last.map { String($0.fileName.dropLast(".sql".count)) } ?? "none"
+        print("schema \(newest) (\(migrations.count) migrations)")
     }
 }
 

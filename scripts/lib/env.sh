@@ -8,3 +8,23 @@ if [[ -z "$pg_bin" ]]; then
     fi
 fi
 export pg_bin
+
+# swift build ARGS, then make sure the built invoiceflow embeds every file of sql/migrations: the build plugin
+# lists that folder only when SwiftPM re-evaluates the package, so a migration added since the last
+# evaluation would be silently missing (a benchmark would measure the old schema). Touching Package.swift
+# makes SwiftPM re-evaluate it.
+swift_build_current() {
+    local newest binary
+    newest=$(basename "$(ls sql/migrations/*.sql | sort | tail -n 1)" .sql)
+    swift build "$@"
+    binary="$(swift build "$@" --show-bin-path)/invoiceflow"
+    if ! "$binary" version | grep -qx "schema $newest (.*)"; then
+        echo "the build lacks migration $newest; re-evaluating the package and building again" >&2
+        touch Package.swift
+        swift build "$@"
+        "$binary" version | grep -qx "schema $newest (.*)" || {
+            echo "$binary still lacks migration $newest" >&2
+            return 1
+        }
+    fi
+}
