@@ -18,11 +18,12 @@ swift_build_current() {
     newest=$(basename "$(ls sql/migrations/*.sql | sort | tail -n 1)" .sql)
     swift build "$@"
     binary="$(swift build "$@" --show-bin-path)/invoiceflow"
-    if ! "$binary" version | grep -qx "schema $newest (.*)"; then
+    # The output is read whole first: grep -q leaving early would make the pipe fail under pipefail.
+    if ! grep -qx "schema $newest (.*)" <<<"$("$binary" version)"; then
         echo "the build lacks migration $newest; re-evaluating the package and building again" >&2
         touch Package.swift
         swift build "$@"
-        "$binary" version | grep -qx "schema $newest (.*)" || {
+        grep -qx "schema $newest (.*)" <<<"$("$binary" version)" || {
             echo "$binary still lacks migration $newest" >&2
             return 1
         }
