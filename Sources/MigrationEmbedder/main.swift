@@ -1,12 +1,20 @@
-// Writes a Swift source file that carries the given SQL migration files as string literals.
-// Usage: MigrationEmbedder OUTPUT.swift FILE.sql...
+// Writes a Swift source file that carries the SQL migration files of a folder as string literals.
+// Usage: MigrationEmbedder OUTPUT.swift FOLDER
+// The folder is listed here, at build time, not by the plugin: the plugin's list is made when SwiftPM
+// evaluates the package, which adding or removing a file does not cause, while the folder's own change
+// does re-run this command.
 import Foundation
 
-let arguments = CommandLine.arguments.dropFirst()
-guard let outputPath = arguments.first else {
-    FileHandle.standardError.write(Data("usage: MigrationEmbedder OUTPUT.swift FILE.sql...\n".utf8))
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard arguments.count == 2 else {
+    FileHandle.standardError.write(Data("usage: MigrationEmbedder OUTPUT.swift FOLDER\n".utf8))
     exit(64)
 }
+let outputPath = arguments[0]
+let folder = URL(fileURLWithPath: arguments[1], isDirectory: true)
+let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+    .filter { $0.pathExtension == "sql" }
+    .sorted { $0.lastPathComponent < $1.lastPathComponent }
 
 /// A raw string delimiter that cannot occur inside `text`.
 func delimiter(for text: String) -> String {
@@ -23,8 +31,7 @@ var source = """
         static let all: [(fileName: String, sql: String)] = [
 
     """
-for path in arguments.dropFirst() {
-    let url = URL(fileURLWithPath: path)
+for url in files {
     let text = try String(contentsOf: url, encoding: .utf8)
     let hashes = delimiter(for: text)
     source += "        (\n            fileName: \"\(url.lastPathComponent)\",\n"

@@ -89,11 +89,11 @@ struct Version: ParsableCommand {
     func run() throws {
         print("invoiceflow \(InvoiceFlowVersion.current)")
         print("libpq \(libpqVersion / 10000).\(libpqVersion % 10000)")
-        // The newest embedded migration: what `migrate` brings a database to. The scripts compare it with
-        // sql/migrations, because the build plugin lists that folder only when the package is re-evaluated.
+        // The newest embedded migration: what `migrate` brings a database to; the fingerprint lets the scripts
+        // compare the embedded files with sql/migrations (InvoiceSchema.fingerprint).
         let migrations = try InvoiceSchema.migrations()
         let newest = migrations.last.map { String($0.fileName.dropLast(".sql".count)) } ?? "none"
-        print("schema \(newest) (\(migrations.count) migrations)")
+        print("schema \(newest) (\(migrations.count) migrations, fingerprint \(InvoiceSchema.embeddedFingerprint))")
     }
 }
 

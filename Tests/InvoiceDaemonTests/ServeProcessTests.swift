@@ -99,14 +99,20 @@ struct ServeProcessTests {
         #expect(second.output.contains("schema is up to date"))
     }
 
-    @Test("version names the newest migration of sql/migrations, which this binary carries")
+    @Test("version names the newest migration and the fingerprint of sql/migrations, which this binary carries")
     func versionNamesSchema() async throws {
         let folder = DeployTests.repositoryRoot.appending(path: "sql/migrations")
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }
-        let newest = try #require(files.sorted().last)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }
+        let files = try names.map {
+            (fileName: $0, sql: try String(contentsOf: folder.appending(path: $0), encoding: .utf8))
+        }
+        let newest = try #require(names.sorted().last)
         let process = try DaemonProcess(arguments: ["version"], dataDirectory: "/nonexistent")
         #expect(try await process.waitForExit(timeout: .seconds(30)) == 0)
-        #expect(process.output.contains("schema \(newest.dropLast(4)) (\(files.count) migrations)"))
+        let fingerprint = InvoiceSchema.fingerprint(of: files)
+        #expect(
+            process.output.contains(
+                "schema \(newest.dropLast(4)) (\(files.count) migrations, fingerprint \(fingerprint))"))
     }
 
     @Test("a bad configuration value stops start-up with a message naming the key")

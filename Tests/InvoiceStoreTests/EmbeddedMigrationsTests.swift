@@ -25,6 +25,19 @@ struct EmbeddedMigrationsTests {
         }
     }
 
+    @Test("the fingerprint is FNV-1a over names and texts in name order, as scripts/lib/env.sh computes it")
+    func fingerprint() {
+        // Values computed by the scripts' Python: the two sides must agree, or every build would rebuild.
+        #expect(InvoiceSchema.fingerprint(of: []) == "cbf29ce484222325")
+        #expect(InvoiceSchema.fingerprint(of: [("0001_a.sql", "SELECT 1;\n")]) == "57da2831e9a21efa")
+        #expect(
+            InvoiceSchema.fingerprint(of: [("0002_b.sql", "SELECT 'ё';\n"), ("0001_a.sql", "SELECT 1;\n")])
+                == "d59104168251ee7a")
+        #expect(
+            InvoiceSchema.fingerprint(of: [("0001_a.sql", "SELECT 2;\n")])
+                != InvoiceSchema.fingerprint(of: [("0001_a.sql", "SELECT 1;\n")]))
+    }
+
     @Test("migration numbers are unique and every file is named NNNN_name.sql")
     func numbersAreUnique() throws {
         let embedded = try InvoiceSchema.migrations()

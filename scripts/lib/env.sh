@@ -9,22 +9,40 @@ if [[ -z "$pg_bin" ]]; then
 fi
 export pg_bin
 
-# swift build ARGS, then make sure the built invoiceflow embeds every file of sql/migrations: the build plugin
-# lists that folder only when SwiftPM re-evaluates the package, so a migration added since the last
-# evaluation would be silently missing (a benchmark would measure the old schema). Touching Package.swift
-# makes SwiftPM re-evaluate it.
+# The fingerprint of sql/migrations as InvoiceSchema.fingerprint computes it (FNV-1a 64 over each file's
+# name, a NUL, its bytes, a NUL, in name order).
+migrations_fingerprint() {
+    python3 - <<'PY'
+import pathlib
+h = 0xcbf29ce484222325
+for path in sorted(pathlib.Path("sql/migrations").glob("*.sql"), key=lambda p: p.name):
+    for byte in path.name.encode() + b"\0" + path.read_bytes() + b"\0":
+        h = ((h ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+print("%016x" % h)
+PY
+}
+
+# swift build ARGS, then make sure the built invoiceflow embeds sql/migrations as it is: the build plugin's
+# list of files is made when SwiftPM evaluates the package, so a migration added since then and edited
+# would be embedded as first built (a benchmark would measure the old text). Touching Package.swift makes
+# SwiftPM evaluate the package again.
 swift_build_current() {
-    local newest binary
-    newest=$(basename "$(ls sql/migrations/*.sql | sort | tail -n 1)" .sql)
-    swift build "$@"
-    binary="$(swift build "$@" --show-bin-path)/invoiceflow"
-    # The output is read whole first: grep -q leaving early would make the pipe fail under pipefail.
-    if ! grep -qx "schema $newest (.*)" <<<"$("$binary" version)"; then
-        echo "the build lacks migration $newest; re-evaluating the package and building again" >&2
+    local expected binary
+    expected=$(migrations_fingerprint)
+    # A removed migration fails the build ("missing inputs"): the stale list still names it.
+    if ! swift build "$@"; then
+        echo "the build failed; re-evaluating the package and building again" >&2
         touch Package.swift
         swift build "$@"
-        grep -qx "schema $newest (.*)" <<<"$("$binary" version)" || {
-            echo "$binary still lacks migration $newest" >&2
+    fi
+    binary="$(swift build "$@" --show-bin-path)/invoiceflow"
+    # The output is read whole first: grep -q leaving early would make the pipe fail under pipefail.
+    if ! grep -q "fingerprint $expected)" <<<"$("$binary" version)"; then
+        echo "the build does not carry sql/migrations as it is; re-evaluating the package and building again" >&2
+        touch Package.swift
+        swift build "$@"
+        grep -q "fingerprint $expected)" <<<"$("$binary" version)" || {
+            echo "$binary still does not carry sql/migrations as it is" >&2
             return 1
         }
     fi
