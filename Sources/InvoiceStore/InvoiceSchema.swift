@@ -17,8 +17,9 @@ public enum InvoiceSchema {
 
     /// A fingerprint of migration files (FNV-1a, 64 bits, over each file's name, a NUL, its text, a NUL, in
     /// file-name order), in 16 hex digits. `invoiceflow version` prints it for the embedded files and the
-    /// scripts compute it over `sql/migrations` (`scripts/lib/env.sh`): the build plugin's list of files is
-    /// made when SwiftPM evaluates the package, so a file added since then and edited is embedded stale.
+    /// scripts compute it over `sql/migrations` (`scripts/lib/env.sh`): SwiftPM runs the build plugin only
+    /// when the package or its target changes, so a file added since its last run and then edited is not
+    /// embedded again until it runs.
     /// Not a security checksum (the migrator's SHA-256 is).
     public static func fingerprint(of files: [(fileName: String, sql: String)]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -1,7 +1,7 @@
 // Writes a Swift source file that carries the SQL migration files of a folder as string literals.
 // Usage: MigrationEmbedder OUTPUT.swift FOLDER
-// The folder is listed here, at build time, not by the plugin: the plugin's list is made when SwiftPM
-// evaluates the package, which adding or removing a file does not cause, while the folder's own change
+// The folder is listed here, at build time, not by the plugin: SwiftPM runs the plugin only when the
+// package or its target changes, which adding or removing a file does not, while the folder's own change
 // does re-run this command.
 import Foundation
 

@@ -22,14 +22,14 @@ print("%016x" % h)
 PY
 }
 
-# swift build ARGS, then make sure the built invoiceflow embeds sql/migrations as it is: the build plugin's
-# list of files is made when SwiftPM evaluates the package, so a migration added since then and edited
-# would be embedded as first built (a benchmark would measure the old text). Touching Package.swift makes
-# SwiftPM evaluate the package again.
+# swift build ARGS, then make sure the built invoiceflow embeds sql/migrations as it is: SwiftPM runs the
+# build plugin only when the package or its target changes, so a migration added since its last run and
+# then edited would stay embedded as first built (a benchmark would measure the old text). Touching
+# Package.swift makes SwiftPM run the plugin again.
 swift_build_current() {
     local expected binary
     expected=$(migrations_fingerprint)
-    # A removed migration fails the build ("missing inputs"): the stale list still names it.
+    # A removed migration can fail the build ("missing inputs"): the plugin's older list still names it.
     if ! swift build "$@"; then
         echo "the build failed; re-evaluating the package and building again" >&2
         touch Package.swift
