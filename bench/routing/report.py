@@ -24,13 +24,17 @@ def main():
         parser.add_argument("--" + name, type=float, required=True)
     a = parser.parse_args()
 
-    rows = []  # (login, audit id, submit commit, first task commit or None)
+    rows = []  # (login, audit id, submit commit, first task commit or None, that transaction's start or None)
     with open(a.steady) as f:
         for line in f:
-            login, audit, submitted, tasks = (line.split() + [""])[:4]
-            rows.append((login, int(audit), float(submitted), float(tasks) if tasks else None))
+            login, audit, submitted, tasks, started = (line.split() + ["", ""])[:5]
+            rows.append((login, int(audit), float(submitted), float(tasks) if tasks else None,
+                         float(started) if started else None))
     routed = [r for r in rows if r[3] is not None]
     commit_ms = sorted((r[3] - r[2]) * 1000 for r in routed)
+    # The same interval in two parts: waiting for a router (submit commit to the step's start) and the step.
+    wait_ms = sorted((r[4] - r[2]) * 1000 for r in routed)
+    step_ms = sorted((r[3] - r[4]) * 1000 for r in routed)
     elapsed = (max(r[2] for r in rows) - min(r[2] for r in rows)) if rows else 0
 
     # pgbench logs one line per transaction, in order, per initiator: its k-th line is the submission of
@@ -61,6 +65,9 @@ def main():
           % (len(rows), elapsed, a.rate, len(rows) / elapsed if elapsed else 0, len(routed)))
     print("  submit commit -> first tasks commit (commit timestamps): p50 %.2f ms, p99 %.2f ms, max %.2f ms"
           % (percentile(commit_ms, 50), percentile(commit_ms, 99), commit_ms[-1] if commit_ms else float("nan")))
+    if routed:
+        print("    of which waiting for a router: p50 %.2f ms, p99 %.2f ms; the routing transaction: p50 %.2f ms, p99 %.2f ms"
+              % (percentile(wait_ms, 50), percentile(wait_ms, 99), percentile(step_ms, 50), percentile(step_ms, 99)))
     if matched and ack_ms:
         print("  submitter's COMMIT returned -> first tasks commit: p50 %.2f ms, p99 %.2f ms, max %.2f ms"
               % (percentile(ack_ms, 50), percentile(ack_ms, 99), ack_ms[-1]))
