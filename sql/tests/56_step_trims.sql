@@ -6,7 +6,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 
 SELECT plan(6);
 
--- Many invoices with routing work waiting (the fixture's and twenty more items on its invoices' neighbours).
+-- Routing work waiting on every invoice: the fixture's items and two more per invoice.
 CREATE TABLE fx.probe (label text PRIMARY KEY, idx_scan bigint);
 GRANT ALL ON fx.probe TO PUBLIC;
 INSERT INTO invoiceflow_private.work_item (invoice_id, kind)
@@ -17,7 +17,7 @@ SELECT cmp_ok((SELECT count(DISTINCT invoice_id) FROM invoiceflow_private.work_i
 INSERT INTO fx.probe
 SELECT 'before', idx_scan FROM pg_stat_xact_user_tables WHERE relid = 'invoiceflow_private.work_item'::regclass;
 SET SESSION AUTHORIZATION invoiceflow_daemon;
-SELECT * FROM invoiceflow.daemon_claim_routing('t55') \gset claimed_
+SELECT * FROM invoiceflow.daemon_claim_routing('t56') \gset claimed_
 RESET SESSION AUTHORIZATION;
 INSERT INTO fx.probe
 SELECT 'after', idx_scan FROM pg_stat_xact_user_tables WHERE relid = 'invoiceflow_private.work_item'::regclass;
@@ -35,12 +35,12 @@ SELECT cmp_ok((SELECT a.idx_scan - b.idx_scan FROM fx.probe AS a, fx.probe AS b 
 
 -- Called again in the same transaction: the cursor of the first call was closed.
 SET SESSION AUTHORIZATION invoiceflow_daemon;
-SELECT lives_ok($$SELECT * FROM invoiceflow.daemon_claim_routing('t55')$$, 'a second claim in the same transaction works');
+SELECT lives_ok($$SELECT * FROM invoiceflow.daemon_claim_routing('t56')$$, 'a second claim in the same transaction works');
 RESET SESSION AUTHORIZATION;
 UPDATE invoiceflow_private.work_item SET done_at = now() WHERE done_at IS NULL;
 SET SESSION AUTHORIZATION invoiceflow_daemon;
-SELECT is_empty($$SELECT * FROM invoiceflow.daemon_claim_routing('t55')$$, 'an empty queue gives nothing');
-SELECT is_empty($$SELECT * FROM invoiceflow.daemon_claim_routing('t55')$$, 'and again (the cursor is closed on that path too)');
+SELECT is_empty($$SELECT * FROM invoiceflow.daemon_claim_routing('t56')$$, 'an empty queue gives nothing');
+SELECT is_empty($$SELECT * FROM invoiceflow.daemon_claim_routing('t56')$$, 'and again (the cursor is closed on that path too)');
 RESET SESSION AUTHORIZATION;
 
 SELECT * FROM finish();
