@@ -20,7 +20,8 @@ def main():
     for name in ("steady", "logs"):
         parser.add_argument("--" + name, required=True)
     for name in ("rate", "seconds", "queued", "routed", "span", "commits", "wal", "writes", "parked", "mails", "ceiling",
-                 "clients"):
+                 "floor", "clients", "cpu", "daemon-cpu", "cpu-wall", "ceiling-cpu", "floor-cpu", "cores", "ceiling-transactions",
+                 "floor-transactions"):
         parser.add_argument("--" + name, type=float, required=True)
     a = parser.parse_args()
 
@@ -77,13 +78,28 @@ def main():
     if a.queued:
         print("  per work item: %.2f commits, %.0f bytes of WAL, %.1f rows written (daemon, mailer and all)"
               % (a.commits / a.queued, a.wal / a.queued, a.writes / a.queued))
+    if a.queued:
+        # Busy CPU of the whole machine (server, daemon, the bench's poller) from the daemon's start until the
+        # poller saw the queue empty (up to a second after the last step, part of it idle).
+        print("  machine CPU per work item: %.2f ms (the machine %.0f %% busy on %d cores from the daemon's start to the drain)"
+              % (a.cpu / a.queued, 100 * a.cpu / (a.cpu_wall * a.cores) if a.cpu_wall > 0 else 0, a.cores))
+        print("    of which the daemon (router, mailer, listener, scheduler) %.2f ms, the rest (server, poller) %.2f ms"
+              % (a.daemon_cpu / a.queued, (a.cpu - a.daemon_cpu) / a.queued))
     print("parked work items: %d; mails in the outbox: %d" % (a.parked, a.mails))
     print("ceiling (pgbench, %d clients as the router's connections, INSERT + pg_notify per transaction): %.0f tps"
           % (a.clients, a.ceiling))
+    if a.ceiling_transactions:
+        print("  machine CPU per ceiling transaction: %.3f ms (server and pgbench)" % (a.ceiling_cpu / a.ceiling_transactions))
     if a.queued and a.span > 0:
         # Context for the ratio: the ceiling writes one row per transaction, a routing step many.
         print("rows written/s: routing %.0f, ceiling %.0f (one per transaction)"
               % (a.writes / a.queued * steps, a.ceiling))
+    if a.floor:
+        print("floor (pgbench, %d clients, one call per transaction writing a transition's rows into bare tables: work item"
+              " done, stage, a task, 3 audit rows, a 5 KB mail): %.0f tps, %.2f of the ceiling; routing is %.2f of it"
+              % (a.clients, a.floor, a.floor / a.ceiling if a.ceiling else 0, steps / a.floor))
+        if a.floor_transactions:
+            print("  machine CPU per floor transaction: %.3f ms" % (a.floor_cpu / a.floor_transactions))
     print("ratio routing/ceiling: %.2f" % (steps / a.ceiling if a.ceiling else 0))
 
 
