@@ -78,7 +78,6 @@ def main():
     if a.queued:
         print("  per work item: %.2f commits, %.0f bytes of WAL, %.1f rows written (daemon, mailer and all)"
               % (a.commits / a.queued, a.wal / a.queued, a.writes / a.queued))
-    if a.queued:
         # Busy CPU of the whole machine (server, daemon, the bench's poller) from the daemon's start until the
         # poller saw the queue empty (up to a second after the last step, part of it idle).
         print("  machine CPU per work item: %.2f ms (the machine %.0f %% busy on %d cores from the daemon's start to the drain)"
@@ -100,6 +99,12 @@ def main():
               % (a.clients, a.floor, a.floor / a.ceiling if a.ceiling else 0, steps / a.floor))
         if a.floor_transactions:
             print("  machine CPU per floor transaction: %.3f ms" % (a.floor_cpu / a.floor_transactions))
+    if a.queued and a.ceiling_transactions and a.ceiling_cpu and a.floor_transactions and a.floor_cpu:
+        # The host's speed drifts from run to run; CPU per step in units of the same run's ceiling and floor
+        # transactions moves far less, so it compares runs (and changes) better than ms or steps/s.
+        print("CPU per routing step: %.1f ceiling transactions, %.1f floor transactions"
+              % ((a.cpu / a.queued) / (a.ceiling_cpu / a.ceiling_transactions),
+                 (a.cpu / a.queued) / (a.floor_cpu / a.floor_transactions)))
     print("ratio routing/ceiling: %.2f" % (steps / a.ceiling if a.ceiling else 0))
 
 
