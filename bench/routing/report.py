@@ -20,8 +20,8 @@ def main():
     for name in ("steady", "logs"):
         parser.add_argument("--" + name, required=True)
     for name in ("rate", "seconds", "queued", "routed", "span", "commits", "wal", "writes", "parked", "mails", "ceiling",
-                 "floor", "clients", "cpu", "daemon-cpu", "cpu-wall", "ceiling-cpu", "floor-cpu", "cores", "ceiling-transactions",
-                 "floor-transactions"):
+                 "floor", "claim", "clients", "cpu", "daemon-cpu", "cpu-wall", "ceiling-cpu", "floor-cpu", "claim-cpu", "cores",
+                 "ceiling-transactions", "floor-transactions", "claim-transactions"):
         parser.add_argument("--" + name, type=float, required=True)
     a = parser.parse_args()
 
@@ -99,12 +99,29 @@ def main():
               % (a.clients, a.floor, a.floor / a.ceiling if a.ceiling else 0, steps / a.floor))
         if a.floor_transactions:
             print("  machine CPU per floor transaction: %.3f ms" % (a.floor_cpu / a.floor_transactions))
+    if a.claim:
+        # The least a router that claims a work item and then writes its transition can cost: no decision at all.
+        print("claimed floor (pgbench, %d clients, two round trips: BEGIN + claim FOR UPDATE SKIP LOCKED, then the floor's"
+              " call + COMMIT): %.0f tps, %.2f of the ceiling" % (a.clients, a.claim, a.claim / a.ceiling if a.ceiling else 0))
+        if a.claim_transactions:
+            print("  machine CPU per claimed floor transaction: %.3f ms" % (a.claim_cpu / a.claim_transactions))
     if a.queued and a.ceiling_transactions and a.ceiling_cpu and a.floor_transactions and a.floor_cpu:
         # The host's speed drifts from run to run; CPU per step in units of the same run's ceiling and floor
         # transactions moves far less, so it compares runs (and changes) better than ms or steps/s.
         print("CPU per routing step: %.1f ceiling transactions, %.1f floor transactions"
               % ((a.cpu / a.queued) / (a.ceiling_cpu / a.ceiling_transactions),
                  (a.cpu / a.queued) / (a.floor_cpu / a.floor_transactions)))
+    if a.queued and a.ceiling:
+        # The CPU budget the target (0.7 of the ceiling) leaves a step, with every core busy all the time;
+        # the ceiling itself waits on commit flushes, so it does not keep the cores busy.
+        target = 0.7 * a.ceiling
+        budget = a.cores * 1000 / target
+        step_cpu = a.cpu / a.queued
+        line = ("budget at 0.7 of the ceiling (%.0f steps/s): at most %.2f ms of machine CPU per step with all %d cores"
+                " busy; a routing step costs %.2f ms (%.1f times the budget)" % (target, budget, a.cores, step_cpu, step_cpu / budget))
+        if a.claim and a.claim_transactions:
+            line += ", the claimed floor's rows alone %.2f ms" % (a.claim_cpu / a.claim_transactions)
+        print(line)
     print("ratio routing/ceiling: %.2f" % (steps / a.ceiling if a.ceiling else 0))
 
 
