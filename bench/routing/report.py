@@ -120,7 +120,7 @@ def main():
         line = ("budget at 0.7 of the ceiling (%.0f steps/s): at most %.2f ms of machine CPU per step with all %d cores"
                 " busy; a routing step costs %.2f ms (%.1f times the budget)" % (target, budget, a.cores, step_cpu, step_cpu / budget))
         if a.claim and a.claim_transactions:
-            line += ", the claimed floor's rows alone %.2f ms" % (a.claim_cpu / a.claim_transactions)
+            line += ", the claimed floor (claim and bare rows) %.2f ms" % (a.claim_cpu / a.claim_transactions)
         print(line)
     print("ratio routing/ceiling: %.2f" % (steps / a.ceiling if a.ceiling else 0))
 
